@@ -1,0 +1,906 @@
+/* tcpsession.h - v0.1.0 - MIT licensed (see the end of this file)
+   TCP session reassembly from pcap and pcapng captures, in one C header.
+
+   Reads packet captures (pcap or pcapng; from memory, a path, a FILE* or a
+   read callback) and reassembles every TCP session in them: for each
+   direction, the bytes the receiving application was handed by its TCP stack
+   (retransmissions dropped, overlaps resolved, segments put back in order,
+   every missing byte reported as a gap), in the order the peers exchanged them.
+
+   USAGE
+     In exactly one C or C++ file:
+         #define TCPSESSION_IMPLEMENTATION
+         #include "tcpsession.h"
+     Everywhere else just #include "tcpsession.h".
+
+   QUICK START (compiled by the tests, see tests/test_quickstart.c)
+
+         static int on_data(const tcps_event *ev, void *user) {
+             fwrite(ev->data.ptr, 1, ev->data.len, stdout);
+             (void)user;
+             return 0;
+         }
+         ...
+         tcps_config cfg = {0};
+         tcps_ctx *ctx;
+         tcps_reader *rd;
+         cfg.callbacks.on_data = on_data;
+         if (tcps_reader_open_path(&rd, "capture.pcap", NULL) != TCPS_OK) ...
+         if (tcps_create(&ctx, &cfg) != TCPS_OK) ...
+         int rc = tcps_run(ctx, rd);     (reads, reassembles, closes everything)
+         if (rc < 0) fprintf(stderr, "%s at byte %llu\n", tcps_ctx_error(ctx)->message,
+                             (unsigned long long)tcps_ctx_error(ctx)->offset);
+         tcps_destroy(ctx);
+         tcps_reader_close(rd);
+
+   LAYERS
+     Each layer is usable on its own:
+       tcps_reader    capture bytes   -> tcps_packet  (one record, not copied)
+       tcps_decoder   tcps_packet     -> tcps_segment (link, IP, defrag, TCP)
+       tcps_ctx       tcps_segment    -> events       (sessions, reassembly)
+     tcps_ctx owns a decoder, so most programs only open a reader and a ctx.
+
+   OPTIONS (#define before including)
+     TCPSESSION_IMPLEMENTATION  compile the implementation in this file
+     TCPSESSION_STATIC          make every function static (file-local)
+     TCPS_API                   prefix of public declarations (default extern)
+     TCPS_ASSERT(x)             internal assertions (default assert.h)
+     TCPS_MALLOC(sz,u) TCPS_REALLOC(p,old,new,u) TCPS_FREE(p,sz,u)
+                                default allocator used when the config's
+                                allocator is all NULL (define all or none)
+     TCPS_NO_STDIO              no stdio: drops tcps_reader_open_file/_path
+     TCPS_NO_MMAP               tcps_reader_open_path reads instead of mapping
+
+   MEMORY
+     Every allocation goes through the allocator in the config struct
+     ({alloc, realloc, free, user}; the old size is passed to realloc and free,
+     so arenas work). All NULL means TCPS_MALLOC & co (libc by default).
+     An allocator returning NULL is an error like any other: the call returns
+     TCPS_E_NOMEM, nothing leaks, and the object can still be destroyed.
+
+   ERRORS
+     Functions return int: TCPS_OK (0), TCPS_DONE (1, end of input) or a
+     negative tcps_result. The last error stays on the object (tcps_reader_error,
+     tcps_ctx_error) with a message and the byte offset in the capture where it
+     was found. tcps_result_name() and tcps_result_message() describe any code.
+
+   CALLBACKS AND SPAN LIFETIME
+     tcps_callbacks holds function pointers; NULL means "not interested". A
+     callback returning non-zero stops feeding: the feeding call returns
+     TCPS_E_ABORTED, and the context may be fed again or destroyed.
+     Spans (tcps_span) point into the packet or into the reassembly buffer and
+     are valid only during the callback (in pull mode: until the next
+     tcps_next call). In-order data is never copied.
+
+   LIMITS AND UNTRUSTED INPUT
+     Every byte of input is treated as hostile. Lengths are checked against
+     what remains before use, sizes are overflow-checked before allocation,
+     and no allocation is sized from an unchecked field. Memory is bounded by
+     the limits in tcps_config (sessions, buffered out-of-order bytes per
+     direction and in total, IP fragments); reaching a limit flushes or evicts
+     with gap events and is counted, it never aborts.
+
+   THREADING
+     No globals, no threads. Separate readers, decoders and contexts may be
+     used from separate threads; one object must not be used by two threads
+     at once.
+*/
+#ifndef TCPSESSION_H
+#define TCPSESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+#ifndef TCPS_NO_STDIO
+#include <stdio.h>
+#endif
+
+#define TCPS_VERSION_MAJOR 0
+#define TCPS_VERSION_MINOR 1
+#define TCPS_VERSION_PATCH 0
+#define TCPS_VERSION_STRING "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TCPS__MAYBE_UNUSED __attribute__((unused))
+#else
+#define TCPS__MAYBE_UNUSED
+#endif
+
+#ifndef TCPS_API
+#ifdef TCPSESSION_STATIC
+#define TCPS_API static TCPS__MAYBE_UNUSED
+#else
+#define TCPS_API extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- basics */
+
+/* Result codes: one list makes the enum, the names and the messages.
+   Grouped: -1.. arguments/memory/IO, -10.. capture format, -20.. limits,
+   -30.. callbacks. */
+#define TCPS_RESULT_LIST(X)                                                    \
+    X(TCPS_OK, 0, "success")                                                   \
+    X(TCPS_DONE, 1, "end of input")                                            \
+    X(TCPS_E_ARG, -1, "invalid argument")                                      \
+    X(TCPS_E_NOMEM, -2, "out of memory")                                       \
+    X(TCPS_E_IO, -3, "read error")                                             \
+    X(TCPS_E_STATE, -4, "call not valid in this state")                        \
+    X(TCPS_E_FORMAT, -10, "not a pcap or pcapng capture")                      \
+    X(TCPS_E_TRUNCATED, -11, "capture ends in the middle of a record")         \
+    X(TCPS_E_BAD_HEADER, -12, "malformed file or section header")              \
+    X(TCPS_E_BAD_BLOCK, -13, "malformed pcapng block")                         \
+    X(TCPS_E_BAD_RECORD, -14, "malformed packet record")                       \
+    X(TCPS_E_BAD_INTERFACE, -15, "packet refers to an undefined interface")    \
+    X(TCPS_E_TOO_LARGE, -16, "record larger than the configured maximum")      \
+    X(TCPS_E_VERSION, -17, "unsupported capture format version")               \
+    X(TCPS_E_LIMIT, -20, "resource limit reached")                             \
+    X(TCPS_E_ABORTED, -30, "stopped by a callback")
+
+typedef enum tcps_result {
+#define TCPS__RESULT_ENUM(name, value, msg) name = value,
+    TCPS_RESULT_LIST(TCPS__RESULT_ENUM)
+#undef TCPS__RESULT_ENUM
+    TCPS_RESULT_END_ = 2
+} tcps_result;
+
+TCPS_API const char *tcps_result_name(int code);    /* "TCPS_E_NOMEM" */
+TCPS_API const char *tcps_result_message(int code); /* "out of memory" */
+TCPS_API const char *tcps_version(void);            /* TCPS_VERSION_STRING */
+
+/* An error kept on an object: the code, a message that says what was wrong
+   (static storage, never NULL), and the byte offset in the input where it was
+   found (0 when the error is not about the input). */
+typedef struct tcps_error {
+    int code;
+    uint64_t offset;
+    const char *message;
+} tcps_error;
+
+/* A run of bytes; never owns them. */
+typedef struct tcps_span {
+    const uint8_t *ptr;
+    size_t len;
+} tcps_span;
+
+/* A point in capture time, to the nanosecond (nsec < 1e9). */
+typedef struct tcps_time {
+    int64_t sec;
+    uint32_t nsec;
+} tcps_time;
+
+/* Caller-supplied allocator. All NULL: TCPS_MALLOC/REALLOC/FREE (libc). Set
+   all three or none. old_size/size are what was asked for when the block was
+   allocated, so arenas and counters need no header of their own. */
+typedef struct tcps_allocator {
+    void *(*alloc)(size_t size, void *user);
+    void *(*realloc)(void *ptr, size_t old_size, size_t new_size, void *user);
+    void (*free)(void *ptr, size_t size, void *user);
+    void *user;
+} tcps_allocator;
+
+/* ---------------------------------------------------------- capture reader */
+
+/* Link-layer types (LINKTYPE_ values, as in pcap and pcapng headers). */
+#define TCPS_LINKTYPE_NULL 0
+#define TCPS_LINKTYPE_ETHERNET 1
+#define TCPS_LINKTYPE_RAW_OLD1 12 /* DLT_RAW on most BSDs and Linux */
+#define TCPS_LINKTYPE_RAW_OLD2 14 /* DLT_RAW on OpenBSD */
+#define TCPS_LINKTYPE_PPP 9
+#define TCPS_LINKTYPE_RAW 101
+#define TCPS_LINKTYPE_CHDLC 104
+#define TCPS_LINKTYPE_LOOP 108
+#define TCPS_LINKTYPE_LINUX_SLL 113
+#define TCPS_LINKTYPE_IPV4 228
+#define TCPS_LINKTYPE_IPV6 229
+#define TCPS_LINKTYPE_LINUX_SLL2 276
+
+#define TCPS_FORMAT_PCAP 1
+#define TCPS_FORMAT_PCAPNG 2
+
+/* One packet record. data points into the input (memory or mapped file) or
+   into the reader's buffer; it is valid until the next tcps_reader_next. */
+typedef struct tcps_packet {
+    tcps_time ts;        /* capture time, if_tsoffset and if_tsresol applied */
+    uint64_t frame;      /* 1-based number of the packet record, as tshark counts */
+    uint64_t offset;     /* byte offset of the record (or block) in the input */
+    uint32_t linktype;   /* LINKTYPE_ value, FCS bits removed */
+    uint32_t interface;  /* pcapng interface id within its section; 0 for pcap */
+    uint32_t section;    /* pcapng section number, from 0; 0 for pcap */
+    uint32_t origlen;    /* length of the packet on the wire */
+    uint32_t snaplen;    /* the interface's snapshot length (0: unknown) */
+    int32_t fcs_len;     /* FCS bytes at the end of each frame; -1 unknown */
+    tcps_span data;      /* the captured bytes; data.len is the caplen */
+} tcps_packet;
+
+/* A read callback: fill buf with up to len bytes, return how many (0 at the
+   end of input, negative on error). Short reads are fine. */
+typedef ptrdiff_t (*tcps_read_fn)(void *user, void *buf, size_t len);
+
+/* Zero means default for every field. */
+typedef struct tcps_reader_config {
+    tcps_allocator allocator;
+    uint32_t max_record; /* largest block/record accepted, default 64 MiB */
+    uint32_t max_interfaces; /* pcapng interfaces per section, default 65536 */
+} tcps_reader_config;
+
+typedef struct tcps_reader tcps_reader;
+
+TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
+                                     const tcps_reader_config *cfg);
+TCPS_API int tcps_reader_open_callback(tcps_reader **out, tcps_read_fn read, void *read_user,
+                                       const tcps_reader_config *cfg);
+#ifndef TCPS_NO_STDIO
+/* The FILE* stays the caller's: tcps_reader_close does not close it. */
+TCPS_API int tcps_reader_open_file(tcps_reader **out, FILE *fp, const tcps_reader_config *cfg);
+/* "-" is stdin. Regular files are memory-mapped where possible. */
+TCPS_API int tcps_reader_open_path(tcps_reader **out, const char *path,
+                                   const tcps_reader_config *cfg);
+#endif
+/* TCPS_OK and *pkt filled, TCPS_DONE at the clean end, or a negative error
+   (kept: tcps_reader_error). Records before an error were all returned. */
+TCPS_API int tcps_reader_next(tcps_reader *r, tcps_packet *pkt);
+TCPS_API void tcps_reader_close(tcps_reader *r);
+TCPS_API const tcps_error *tcps_reader_error(const tcps_reader *r);
+TCPS_API int tcps_reader_format(const tcps_reader *r);     /* TCPS_FORMAT_*, 0 before the header */
+TCPS_API uint64_t tcps_reader_offset(const tcps_reader *r); /* input bytes consumed so far */
+TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_config *out);
+
+/* ------------------------------------------------------------ TCP segments */
+
+#define TCPS_TH_FIN 0x001
+#define TCPS_TH_SYN 0x002
+#define TCPS_TH_RST 0x004
+#define TCPS_TH_PSH 0x008
+#define TCPS_TH_ACK 0x010
+#define TCPS_TH_URG 0x020
+#define TCPS_TH_ECE 0x040
+#define TCPS_TH_CWR 0x080
+#define TCPS_TH_AE 0x100 /* formerly NS */
+
+/* Bits of tcps_tcp_options.present */
+#define TCPS_OPT_MSS 0x0001
+#define TCPS_OPT_WSCALE 0x0002
+#define TCPS_OPT_SACK_PERM 0x0004
+#define TCPS_OPT_SACK 0x0008
+#define TCPS_OPT_TIMESTAMP 0x0010
+#define TCPS_OPT_TFO 0x0020
+#define TCPS_OPT_MD5 0x0040
+#define TCPS_OPT_MPTCP 0x0080
+#define TCPS_OPT_USER_TIMEOUT 0x0100
+#define TCPS_OPT_AUTH 0x0200
+#define TCPS_OPT_UNKNOWN 0x4000   /* some option kind not listed above */
+#define TCPS_OPT_MALFORMED 0x8000 /* option list ran past the header, or a bad length */
+
+#define TCPS_MAX_SACK 4
+#define TCPS_MAX_VLAN 4
+
+typedef struct tcps_tcp_options {
+    uint32_t present;   /* TCPS_OPT_* bits */
+    uint16_t mss;
+    uint8_t wscale;
+    uint8_t sack_count; /* blocks kept in sack[] */
+    uint32_t sack[TCPS_MAX_SACK][2]; /* left and right edges */
+    uint32_t ts_val, ts_ecr;
+    uint8_t tfo_len;    /* TFO cookie bytes kept in tfo_cookie (0..16) */
+    uint8_t tfo_cookie[16];
+} tcps_tcp_options;
+
+#define TCPS_CSUM_UNCHECKED 0
+#define TCPS_CSUM_GOOD 1
+#define TCPS_CSUM_BAD 2
+
+/* One decoded TCP segment. Addresses are in network byte order; an IPv4
+   address fills the first 4 bytes of src/dst and the rest are zero. */
+typedef struct tcps_segment {
+    tcps_time ts;
+    uint64_t frame;
+    uint32_t interface;
+    uint8_t ip_version;   /* 4 or 6 (of the innermost IP header) */
+    uint8_t ttl;          /* TTL or hop limit */
+    uint8_t vlan_count;   /* VLAN tags seen; the first TCPS_MAX_VLAN ids kept */
+    uint8_t tunnel_depth; /* IP or GRE encapsulations removed */
+    uint8_t checksum;     /* TCPS_CSUM_*: UNCHECKED unless verification is on */
+    uint8_t ip_checksum;  /* TCPS_CSUM_* of the IPv4 header */
+    uint8_t fragmented;   /* 1 if made from IP fragments */
+    uint8_t reserved_;
+    uint16_t vlan[TCPS_MAX_VLAN];
+    uint8_t src[16], dst[16];
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t flags;       /* TCPS_TH_* */
+    uint16_t window;      /* as sent, not scaled */
+    uint16_t urgent;
+    uint16_t hdr_len;     /* TCP header length in bytes */
+    tcps_tcp_options opt;
+    tcps_span payload;    /* the captured payload */
+    uint32_t payload_len; /* payload length on the wire; more than payload.len
+                             when the snapshot length cut the packet */
+} tcps_segment;
+
+/* -------------------------------------------------------------- decoder */
+
+/* Why a packet was counted as malformed. */
+#define TCPS_MALFORMED_LIST(X)                                                 \
+    X(LINK_TRUNCATED, "link-layer header truncated")                           \
+    X(LINK_BAD, "bad link-layer header")                                       \
+    X(IP_TRUNCATED, "IP header truncated")                                     \
+    X(IP_BAD_VERSION, "IP version does not match the link type")               \
+    X(IP_BAD_HEADER_LEN, "IPv4 header length below 20 or past the packet")     \
+    X(IP_BAD_TOTAL_LEN, "IP total length below the header length")             \
+    X(IP_BAD_CHECKSUM, "IPv4 header checksum wrong (verification on)")        \
+    X(IP6_BAD_EXT, "IPv6 extension header truncated or malformed")             \
+    X(FRAG_BAD, "IP fragment malformed")                                       \
+    X(TCP_TRUNCATED, "TCP header truncated")                                   \
+    X(TCP_BAD_OFFSET, "TCP data offset below 5 or past the segment")           \
+    X(TCP_BAD_CHECKSUM, "TCP checksum wrong (verification on)")                \
+    X(TUNNEL_TOO_DEEP, "too many nested encapsulations")
+
+typedef enum tcps_malformed {
+#define TCPS__MALFORMED_ENUM(name, msg) TCPS_MALFORMED_##name,
+    TCPS_MALFORMED_LIST(TCPS__MALFORMED_ENUM)
+#undef TCPS__MALFORMED_ENUM
+    TCPS_MALFORMED_COUNT
+} tcps_malformed;
+
+TCPS_API const char *tcps_malformed_name(int reason);    /* "TCP_BAD_OFFSET" */
+TCPS_API const char *tcps_malformed_message(int reason);
+
+#define TCPS_STATS_LINKTYPES 16
+
+typedef struct tcps_decode_stats {
+    uint64_t packets;          /* packets given to the decoder */
+    uint64_t bytes;            /* captured bytes of those packets */
+    uint64_t tcp;              /* TCP segments produced */
+    uint64_t ipv4, ipv6;       /* packets whose (innermost) IP was v4 / v6 */
+    uint64_t non_ip;           /* link layer carried something else (ARP, ...) */
+    uint64_t non_tcp;          /* IP carried something else (UDP, ICMP, ...) */
+    uint64_t unsupported_link; /* packets of a link type not decoded */
+    uint64_t truncated;        /* TCP segments whose payload the snaplen cut */
+    uint64_t tunnels;          /* packets with IP-in-IP, GRE, ... removed */
+    uint64_t fragments;        /* IP fragments seen */
+    uint64_t reassembled;      /* datagrams rebuilt from fragments */
+    uint64_t frag_expired;     /* incomplete datagrams dropped on timeout */
+    uint64_t frag_evicted;     /* incomplete datagrams dropped by the limits */
+    uint64_t frag_overlaps;    /* fragments overlapping earlier ones */
+    uint64_t malformed[TCPS_MALFORMED_COUNT];
+    uint32_t linktype_count;   /* distinct link types seen (first 16 kept) */
+    struct {
+        uint32_t linktype;
+        uint64_t packets;
+    } linktypes[TCPS_STATS_LINKTYPES];
+} tcps_decode_stats;
+
+/* Decoder flags */
+#define TCPS_DECODE_VERIFY_CHECKSUMS 0x1 /* check IPv4 and TCP checksums; bad ones are dropped */
+#define TCPS_DECODE_NO_DEFRAG 0x2        /* count IP fragments, do not rebuild */
+#define TCPS_DECODE_NO_TUNNELS 0x4       /* do not look inside IP-in-IP and GRE */
+
+/* Zero means default for every field. */
+typedef struct tcps_decoder_config {
+    tcps_allocator allocator;
+    uint32_t flags;              /* TCPS_DECODE_* */
+    uint32_t frag_max_datagrams; /* incomplete datagrams held, default 4096 */
+    size_t frag_max_bytes;       /* fragment bytes held in all, default 16 MiB */
+    uint32_t frag_timeout_ms;    /* capture time an incomplete datagram lives, default 30000 */
+} tcps_decoder_config;
+
+typedef struct tcps_decoder tcps_decoder;
+
+TCPS_API int tcps_decoder_create(tcps_decoder **out, const tcps_decoder_config *cfg);
+TCPS_API void tcps_decoder_destroy(tcps_decoder *d);
+/* 1 when *seg holds a TCP segment, 0 when the packet held none (counted in
+   the stats), or TCPS_E_NOMEM. seg->payload may point into the decoder's
+   defragmentation buffer: valid until the next tcps_decode call. */
+TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *seg);
+TCPS_API const tcps_decode_stats *tcps_decoder_stats(const tcps_decoder *d);
+TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_config *out);
+
+/* --------------------------------------------------- sessions, reassembly */
+
+#define TCPS_C2S 0 /* client to server */
+#define TCPS_S2C 1 /* server to client */
+
+/* How a session ended */
+#define TCPS_END_NONE 0    /* still open */
+#define TCPS_END_FIN 1     /* FIN each way */
+#define TCPS_END_RST 2     /* reset */
+#define TCPS_END_TIMEOUT 3 /* idle longer than idle_timeout_ms */
+#define TCPS_END_EOF 4     /* end of capture (tcps_finish) */
+#define TCPS_END_EVICTED 5 /* pushed out by max_sessions */
+#define TCPS_END_REUSED 6  /* a new connection took the same 4-tuple */
+
+/* Why bytes are missing */
+#define TCPS_GAP_ACKED 1     /* the peer acknowledged bytes the capture never had */
+#define TCPS_GAP_CLOSE 2     /* a hole left when the session ended, data beyond it */
+#define TCPS_GAP_LIMIT 3     /* a buffer limit forced buffered data out */
+#define TCPS_GAP_TRUNCATED 4 /* the snapshot length cut a segment's payload */
+
+/* Anomaly bits of tcps_dir_stats.anomalies */
+#define TCPS_ANOM_SYN_DATA 0x0001       /* data on a SYN (TCP Fast Open) */
+#define TCPS_ANOM_FIN_DATA 0x0002       /* data on a FIN */
+#define TCPS_ANOM_DATA_AFTER_FIN 0x0004 /* data beyond the FIN */
+#define TCPS_ANOM_RST_DATA 0x0008       /* data on a RST */
+#define TCPS_ANOM_URGENT 0x0010         /* URG flag (urgent data kept inline) */
+#define TCPS_ANOM_BAD_FLAGS 0x0020      /* SYN+FIN, SYN+RST, no flags, ... */
+#define TCPS_ANOM_DATA_BEFORE_START 0x0040 /* data before the first sequence tracked */
+#define TCPS_ANOM_DATA_AFTER_RST 0x0080 /* data after a RST */
+#define TCPS_ANOM_CONFLICT 0x0100       /* overlapping copies with different bytes */
+#define TCPS_ANOM_WINDOW_PROBE 0x0200   /* keep-alive or window probe dropped */
+
+typedef struct tcps_endpoint {
+    uint8_t addr[16];   /* IPv4 in the first 4 bytes */
+    uint16_t port;
+    uint8_t ip_version; /* 4 or 6 */
+} tcps_endpoint;
+
+typedef struct tcps_dir_stats {
+    uint64_t bytes;          /* delivered */
+    uint64_t missing;        /* reported in gap events */
+    uint64_t gaps;           /* gap events */
+    uint64_t packets;        /* segments seen this way */
+    uint64_t payload_packets;/* segments with payload */
+    uint64_t dup_bytes;      /* payload bytes dropped as already delivered */
+    uint64_t ooo_segments;   /* segments buffered out of order */
+    uint64_t conflicts;      /* overlaps whose bytes differed */
+    uint64_t buffered;       /* out-of-order bytes held now */
+    uint32_t isn;            /* first sequence number (of the SYN, or first seen) */
+    uint32_t anomalies;      /* TCPS_ANOM_* */
+    uint16_t syn_options;    /* TCPS_OPT_* seen on the SYN of this side */
+    uint16_t options;        /* TCPS_OPT_* seen on any segment this way */
+    uint16_t mss;            /* from the SYN, 0 if none */
+    uint8_t wscale;          /* from the SYN, 0xff if none */
+    uint8_t syn_seen, fin_seen, rst_seen;
+} tcps_dir_stats;
+
+/* A session as the callbacks see it. Read-only but for user. */
+typedef struct tcps_session {
+    uint64_t stream;      /* number in order of first packet; tshark's tcp.stream */
+    tcps_endpoint client; /* the SYN sender, else see tcps_config.flags */
+    tcps_endpoint server;
+    uint8_t first_dir;    /* direction of the session's first packet; its
+                             source is tshark's "node 0" */
+    uint8_t end;          /* TCPS_END_* (NONE while open) */
+    uint8_t handshake;    /* bits: 1 SYN, 2 SYN-ACK, 4 ACK of the handshake seen */
+    uint8_t vlan_count;
+    uint16_t vlan[TCPS_MAX_VLAN];
+    tcps_time first_ts, last_ts;
+    uint64_t first_frame, last_frame;
+    uint64_t packets;
+    tcps_dir_stats dir[2]; /* [TCPS_C2S], [TCPS_S2C] */
+    void *user;            /* yours: set it in on_open */
+} tcps_session;
+
+#define TCPS_EV_OPEN 1
+#define TCPS_EV_DATA 2
+#define TCPS_EV_GAP 3
+#define TCPS_EV_CLOSE 4
+
+/* One event. For DATA: data, offset (stream offset of data.ptr[0], 0 is the
+   first byte after the SYN), ts/frame of the packet that made it
+   deliverable, data_ts/data_frame of the packet that carried the bytes
+   (they differ for out-of-order data). For GAP: offset, length, reason
+   (TCPS_GAP_*). For CLOSE: reason (TCPS_END_*). */
+typedef struct tcps_event {
+    int type;             /* TCPS_EV_* */
+    int dir;              /* TCPS_C2S / TCPS_S2C (DATA, GAP) */
+    tcps_session *session;
+    tcps_span data;
+    uint64_t offset;
+    uint64_t length;      /* GAP: bytes missing; DATA: data.len */
+    int reason;
+    tcps_time ts;
+    uint64_t frame;
+    tcps_time data_ts;
+    uint64_t data_frame;
+} tcps_event;
+
+typedef int (*tcps_event_fn)(const tcps_event *ev, void *user);
+
+typedef struct tcps_callbacks {
+    tcps_event_fn on_open;  /* a session starts */
+    tcps_event_fn on_data;  /* bytes delivered in order */
+    tcps_event_fn on_gap;   /* bytes that will never come */
+    tcps_event_fn on_close; /* the last event of a session */
+} tcps_callbacks;
+
+/* Overlap policies */
+#define TCPS_OVERLAP_FIRST 0 /* default: bytes seen first win (tshark, Linux) */
+#define TCPS_OVERLAP_LAST 1  /* buffered bytes are replaced by later copies */
+
+/* Context flags */
+#define TCPS_F_VERIFY_CHECKSUMS 0x01 /* drop segments with bad checksums */
+#define TCPS_F_SEPARATE_VLANS 0x02   /* sessions on different VLANs are distinct */
+#define TCPS_F_NO_DEFRAG 0x04        /* do not rebuild IP fragments */
+#define TCPS_F_PORT_HEURISTIC 0x08   /* no SYN seen: the side on the lower port
+                                        below 1024 is the server (default: the
+                                        first packet's source is the client) */
+
+/* Zero means default for every field. */
+typedef struct tcps_config {
+    tcps_allocator allocator;
+    tcps_callbacks callbacks;
+    void *user;                 /* last argument of every callback */
+    uint32_t flags;             /* TCPS_F_* */
+    int overlap;                /* TCPS_OVERLAP_* */
+    uint32_t max_sessions;      /* live sessions, default 1048576; the idlest is evicted */
+    size_t max_buffer_dir;      /* out-of-order bytes per direction, default 4 MiB */
+    size_t max_buffer_total;    /* out-of-order bytes in all, default 64 MiB */
+    uint32_t idle_timeout_ms;   /* capture time without packets before a session
+                                   ends, default 0: never (as tshark) */
+    uint32_t linger_ms;         /* capture time a session stays after FIN/RST for
+                                   late segments, default 1000 */
+    uint32_t frag_max_datagrams;/* as tcps_decoder_config */
+    size_t frag_max_bytes;
+    uint32_t frag_timeout_ms;
+} tcps_config;
+
+typedef struct tcps_stats {
+    uint64_t packets;           /* packets fed */
+    uint64_t segments;          /* TCP segments fed */
+    uint64_t sessions;          /* sessions opened */
+    uint64_t sessions_live;     /* open now */
+    uint64_t sessions_peak;
+    uint64_t closed_fin, closed_rst, closed_timeout, closed_eof, closed_evicted, closed_reused;
+    uint64_t bytes;             /* delivered, both ways, all sessions */
+    uint64_t missing;           /* reported in gaps */
+    uint64_t gaps;
+    uint64_t gaps_limit;        /* gaps forced by the buffer limits */
+    uint64_t late_segments;     /* segments for sessions already closed */
+    uint64_t bad_checksum;      /* segments dropped by verification */
+    uint64_t buffered;          /* out-of-order bytes held now */
+    uint64_t buffered_peak;
+    const tcps_decode_stats *decode;
+} tcps_stats;
+
+typedef struct tcps_ctx tcps_ctx;
+
+TCPS_API int tcps_create(tcps_ctx **out, const tcps_config *cfg);
+/* Frees everything; no callbacks are called (call tcps_finish first for the
+   closes). */
+TCPS_API void tcps_destroy(tcps_ctx *ctx);
+/* Feed one decoded segment (third layer alone). */
+TCPS_API int tcps_feed_segment(tcps_ctx *ctx, const tcps_segment *seg);
+/* Feed one captured packet: decoded, defragmented, then fed. */
+TCPS_API int tcps_feed_packet(tcps_ctx *ctx, const tcps_packet *pkt);
+/* Feed one frame from a live source (libpcap's pcap_next_ex and the like). */
+TCPS_API int tcps_feed_frame(tcps_ctx *ctx, uint32_t linktype, tcps_time ts, const void *data,
+                             size_t caplen, size_t origlen);
+/* End of input: every open session is flushed (gaps for holes) and closed. */
+TCPS_API int tcps_finish(tcps_ctx *ctx);
+/* Read r to its end, feed every packet, then tcps_finish. A reader error is
+   returned (and copied to tcps_ctx_error) after every packet before it was
+   fed and every session closed. */
+TCPS_API int tcps_run(tcps_ctx *ctx, tcps_reader *r);
+/* Pull mode, for bindings: the next event, reading r as needed. TCPS_OK with
+   *ev filled, TCPS_DONE after the last close, or an error. Spans stay valid
+   until the next call. Do not mix with callbacks on the same context. */
+TCPS_API int tcps_next(tcps_ctx *ctx, tcps_reader *r, tcps_event *ev);
+TCPS_API const tcps_stats *tcps_ctx_stats(const tcps_ctx *ctx);
+TCPS_API const tcps_error *tcps_ctx_error(const tcps_ctx *ctx);
+TCPS_API void tcps_config_effective(const tcps_ctx *ctx, tcps_config *out);
+
+/* Helpers */
+/* Write "1.2.3.4" or RFC 5952 IPv6 text into buf (at least 46 bytes). */
+TCPS_API char *tcps_addr_to_string(const uint8_t *addr, int ip_version, char *buf, size_t size);
+/* a < b: negative, equal: 0, a > b: positive */
+TCPS_API int tcps_time_cmp(tcps_time a, tcps_time b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCPSESSION_H */
+
+/* ======================================================================= */
+/*                              IMPLEMENTATION                             */
+/* ======================================================================= */
+
+#ifdef TCPSESSION_IMPLEMENTATION
+#ifndef TCPSESSION_IMPLEMENTATION_DONE
+#define TCPSESSION_IMPLEMENTATION_DONE
+
+#include <string.h>
+#include <limits.h>
+
+#ifndef TCPS_ASSERT
+#include <assert.h>
+#define TCPS_ASSERT(x) assert(x)
+#endif
+
+#if defined(TCPS_MALLOC) && defined(TCPS_REALLOC) && defined(TCPS_FREE)
+/* all three given */
+#elif !defined(TCPS_MALLOC) && !defined(TCPS_REALLOC) && !defined(TCPS_FREE)
+#include <stdlib.h>
+#define TCPS_MALLOC(sz, u) ((void)(u), malloc(sz))
+#define TCPS_REALLOC(p, old, sz, u) ((void)(old), (void)(u), realloc((p), (sz)))
+#define TCPS_FREE(p, sz, u) ((void)(sz), (void)(u), free(p))
+#else
+#error "tcpsession.h: define all of TCPS_MALLOC, TCPS_REALLOC and TCPS_FREE, or none"
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- common --
+   Owns: allocator wrappers, byte-order readers, result tables, time
+   arithmetic, address text. Touches nothing else. */
+
+#define TCPS__UNUSED(x) (void)(x)
+#define TCPS__PRIVATE static TCPS__MAYBE_UNUSED
+#define TCPS__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define TCPS__MAX(a, b) ((a) > (b) ? (a) : (b))
+
+typedef struct tcps__alloc {
+    tcps_allocator a;
+} tcps__alloc;
+
+TCPS__PRIVATE void *tcps__default_alloc(size_t size, void *user) { return TCPS_MALLOC(size, user); }
+TCPS__PRIVATE void *tcps__default_realloc(void *p, size_t old, size_t size, void *user) {
+    return TCPS_REALLOC(p, old, size, user);
+}
+TCPS__PRIVATE void tcps__default_free(void *p, size_t size, void *user) { TCPS_FREE(p, size, user); }
+
+/* Fill in the defaults; 0 if the allocator is usable, TCPS_E_ARG if only some
+   of its functions were given. */
+TCPS__PRIVATE int tcps__alloc_init(tcps_allocator *dst, const tcps_allocator *src) {
+    if (!src || (!src->alloc && !src->realloc && !src->free)) {
+        dst->alloc = tcps__default_alloc;
+        dst->realloc = tcps__default_realloc;
+        dst->free = tcps__default_free;
+        dst->user = src ? src->user : NULL;
+        return TCPS_OK;
+    }
+    if (!src->alloc || !src->realloc || !src->free) return TCPS_E_ARG;
+    *dst = *src;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE void *tcps__malloc(const tcps_allocator *a, size_t size) {
+    if (size == 0) size = 1;
+    return a->alloc(size, a->user);
+}
+TCPS__PRIVATE void *tcps__calloc(const tcps_allocator *a, size_t n, size_t size) {
+    void *p;
+    if (size && n > SIZE_MAX / size) return NULL;
+    p = tcps__malloc(a, n * size);
+    if (p) memset(p, 0, (n * size) > 0 ? n * size : 1);
+    return p;
+}
+TCPS__PRIVATE void *tcps__realloc(const tcps_allocator *a, void *p, size_t old, size_t size) {
+    if (!p) return tcps__malloc(a, size);
+    if (size == 0) size = 1;
+    return a->realloc(p, old ? old : 1, size, a->user);
+}
+TCPS__PRIVATE void tcps__free(const tcps_allocator *a, void *p, size_t size) {
+    if (p) a->free(p, size ? size : 1, a->user);
+}
+
+/* Grow an array of elem-sized items to hold at least need items; doubles.
+   Overflow-checked. */
+TCPS__PRIVATE int tcps__grow(const tcps_allocator *a, void **arr, size_t *cap, size_t need, size_t elem) {
+    size_t ncap = *cap ? *cap : 8;
+    void *p;
+    if (need <= *cap) return TCPS_OK;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2) return TCPS_E_NOMEM;
+        ncap *= 2;
+    }
+    if (ncap > SIZE_MAX / elem) return TCPS_E_NOMEM;
+    p = tcps__realloc(a, *arr, *cap * elem, ncap * elem);
+    if (!p) return TCPS_E_NOMEM;
+    *arr = p;
+    *cap = ncap;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE uint16_t tcps__be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+TCPS__PRIVATE uint32_t tcps__be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+TCPS__PRIVATE uint16_t tcps__le16(const uint8_t *p) { return (uint16_t)((p[1] << 8) | p[0]); }
+TCPS__PRIVATE uint32_t tcps__le32(const uint8_t *p) {
+    return ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+TCPS__PRIVATE uint64_t tcps__le64(const uint8_t *p) {
+    return ((uint64_t)tcps__le32(p + 4) << 32) | tcps__le32(p);
+}
+TCPS__PRIVATE uint64_t tcps__be64(const uint8_t *p) {
+    return ((uint64_t)tcps__be32(p) << 32) | tcps__be32(p + 4);
+}
+
+#define TCPS__NS_PER_SEC 1000000000u
+
+TCPS_API int tcps_time_cmp(tcps_time a, tcps_time b) {
+    if (a.sec != b.sec) return a.sec < b.sec ? -1 : 1;
+    if (a.nsec != b.nsec) return a.nsec < b.nsec ? -1 : 1;
+    return 0;
+}
+
+/* a - b in milliseconds, saturated to the int64 range */
+TCPS__PRIVATE int64_t tcps__time_diff_ms(tcps_time a, tcps_time b) {
+    int64_t ds;
+    if ((b.sec > 0 && a.sec < INT64_MIN / 2) || (b.sec < 0 && a.sec > INT64_MAX / 2))
+        return a.sec < b.sec ? INT64_MIN / 2 : INT64_MAX / 2;
+    ds = a.sec - b.sec;
+    if (ds > INT64_MAX / 2000) return INT64_MAX / 2;
+    if (ds < INT64_MIN / 2000) return INT64_MIN / 2;
+    return ds * 1000 + ((int64_t)a.nsec - (int64_t)b.nsec) / 1000000;
+}
+
+static const struct {
+    int code;
+    const char *name, *message;
+} tcps__results[] = {
+#define TCPS__RESULT_ROW(name, value, msg) {value, #name, msg},
+    TCPS_RESULT_LIST(TCPS__RESULT_ROW)
+#undef TCPS__RESULT_ROW
+};
+
+TCPS_API const char *tcps_result_name(int code) {
+    size_t i;
+    for (i = 0; i < sizeof tcps__results / sizeof tcps__results[0]; i++)
+        if (tcps__results[i].code == code) return tcps__results[i].name;
+    return "TCPS_E_UNKNOWN";
+}
+
+TCPS_API const char *tcps_result_message(int code) {
+    size_t i;
+    for (i = 0; i < sizeof tcps__results / sizeof tcps__results[0]; i++)
+        if (tcps__results[i].code == code) return tcps__results[i].message;
+    return "unknown result code";
+}
+
+TCPS_API const char *tcps_version(void) { return TCPS_VERSION_STRING; }
+
+static const char *const tcps__malformed_names[] = {
+#define TCPS__MALFORMED_NAME(name, msg) #name,
+    TCPS_MALFORMED_LIST(TCPS__MALFORMED_NAME)
+#undef TCPS__MALFORMED_NAME
+};
+static const char *const tcps__malformed_messages[] = {
+#define TCPS__MALFORMED_MSG(name, msg) msg,
+    TCPS_MALFORMED_LIST(TCPS__MALFORMED_MSG)
+#undef TCPS__MALFORMED_MSG
+};
+
+TCPS_API const char *tcps_malformed_name(int reason) {
+    return reason >= 0 && reason < TCPS_MALFORMED_COUNT ? tcps__malformed_names[reason] : "UNKNOWN";
+}
+TCPS_API const char *tcps_malformed_message(int reason) {
+    return reason >= 0 && reason < TCPS_MALFORMED_COUNT ? tcps__malformed_messages[reason]
+                                                        : "unknown reason";
+}
+
+TCPS__PRIVATE void tcps__set_error(tcps_error *e, int code, uint64_t offset, const char *message) {
+    e->code = code;
+    e->offset = offset;
+    e->message = message ? message : tcps_result_message(code);
+}
+
+TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, size_t size) {
+    static const char hex[] = "0123456789abcdef";
+    char tmp[48];
+    size_t n = 0, i;
+    if (!buf || size == 0) return buf;
+    if (ip_version == 4) {
+        for (i = 0; i < 4; i++) {
+            unsigned v = a[i];
+            if (i) tmp[n++] = '.';
+            if (v >= 100) tmp[n++] = (char)('0' + v / 100);
+            if (v >= 10) tmp[n++] = (char)('0' + v / 10 % 10);
+            tmp[n++] = (char)('0' + v % 10);
+        }
+    } else {
+        /* RFC 5952: lower case, no leading zeros, the longest run of two or
+           more zero groups (the first if tied) becomes "::". */
+        unsigned g[8];
+        int best = -1, bestlen = 0, run = -1, runlen = 0, k;
+        for (k = 0; k < 8; k++) g[k] = (unsigned)(a[2 * k] << 8 | a[2 * k + 1]);
+        for (k = 0; k < 8; k++) {
+            if (g[k] == 0) {
+                if (run < 0) run = k, runlen = 0;
+                runlen++;
+                if (runlen > bestlen) best = run, bestlen = runlen;
+            } else {
+                run = -1;
+            }
+        }
+        if (bestlen < 2) best = -1;
+        /* IPv4-mapped ::ffff:a.b.c.d */
+        if (best == 0 && bestlen == 5 && g[5] == 0xffff) {
+            memcpy(tmp, "::ffff:", 7);
+            n = 7;
+            tcps_addr_to_string(a + 12, 4, tmp + n, sizeof tmp - n);
+            n += strlen(tmp + n);
+        } else {
+            for (k = 0; k < 8; k++) {
+                int started = 0, sh;
+                if (k == best) {
+                    tmp[n++] = ':';
+                    if (k == 0) tmp[n++] = ':';
+                    k += bestlen - 1;
+                    continue;
+                }
+                if (k) tmp[n++] = ':';
+                for (sh = 12; sh >= 0; sh -= 4) {
+                    unsigned d = (g[k] >> sh) & 15;
+                    if (d || started || sh == 0) tmp[n++] = hex[d], started = 1;
+                }
+            }
+        }
+    }
+    tmp[n] = 0;
+    if (n >= size) n = size - 1;
+    memcpy(buf, tmp, n);
+    buf[n] = 0;
+    return buf;
+}
+
+/* ------------------------------------------------------ section: reader --
+   Owns: tcps_reader (pcap and pcapng parsing, input sources). Produces
+   tcps_packet views. Touches only the common section. */
+
+/* (reader implementation) */
+
+/* ---------------------------------------------------- end section: reader */
+
+
+
+/* ----------------------------------------------------- section: decoder --
+   Owns: tcps_decoder (link layers, IPv4/IPv6, extension headers, tunnels,
+   defragmentation, TCP header and options, checksums, decode statistics).
+   Turns a tcps_packet into a tcps_segment. Touches only the common section. */
+
+/* (decoder implementation) */
+
+/* --------------------------------------------------- end section: decoder */
+
+
+
+/* ----------------------------------------------------- section: sessions --
+   Owns: tcps_ctx (session table, lifecycle, reassembly, events). Uses the
+   decoder for tcps_feed_packet and the reader for tcps_run / tcps_next. */
+
+/* (session implementation) */
+
+/* -------------------------------------------------- end section: sessions */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TCPSESSION_IMPLEMENTATION_DONE */
+#endif /* TCPSESSION_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the tcpsession authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+HISTORY
+  0.1.0  first release: pcap/pcapng reader, decoder, sessions and reassembly
+*/
