@@ -15,8 +15,13 @@ $(BUILD)/tests/%: tests/%.c tcpsession.h $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lcriterion
 
+# Tests run from the top of the repository; the shared capture corpus is
+# looked for at $(TCPS_CORPUS) (tests skip those cases when it is absent).
+TCPS_CORPUS ?= ../shared/corpus
+export TCPS_CORPUS
+
 test: $(TEST_BINS)
-	@set -e; for t in $(TEST_BINS); do echo "== $$t"; (cd tests && ../$$t); done
+	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ./$$t; done
 
 clean:
 	rm -rf $(BUILD)
