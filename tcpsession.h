@@ -864,9 +864,1110 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
 
 /* ----------------------------------------------------- section: sessions --
    Owns: tcps_ctx (session table, lifecycle, reassembly, events). Uses the
-   decoder for tcps_feed_packet and the reader for tcps_run / tcps_next. */
+   decoder for tcps_feed_packet and the reader for tcps_run / tcps_next.
 
-/* (session implementation) */
+   Data flow for one segment: find or make the session of its 4-tuple, let
+   its ACK release the peer's data (gaps for bytes the peer acknowledged but
+   the capture never had), then place its payload: behind the delivered
+   point it is a duplicate, at it the bytes go out at once (a span into the
+   packet, never copied), beyond it they wait in a min-heap ordered by
+   stream offset. When the delivered point moves, every buffered segment it
+   reaches becomes a candidate; the overlap policy picks among candidates by
+   arrival (first seen wins, or last), and the winner gives all its bytes
+   from the delivered point on. That is what tshark's Follow TCP Stream and
+   the Linux receive queue deliver. Each segment enters and leaves each heap
+   once: O(log n) per segment whatever the overlap pattern.
+
+   Sessions end on FIN both ways (all data before them delivered) or RST,
+   after lingering linger_ms of capture time for late segments; or on idle
+   timeout, eviction, port reuse or tcps_finish. A FIN/RST-closed session
+   leaves a small tombstone so that its late packets (final ACKs,
+   retransmitted FINs) are not taken for a new session. */
+
+#define TCPS__DEF_MAX_SESSIONS 1048576u
+#define TCPS__DEF_MAX_BUFFER_DIR ((size_t)4 << 20)
+#define TCPS__DEF_MAX_BUFFER_TOTAL ((size_t)64 << 20)
+#define TCPS__DEF_LINGER_MS 1000u
+#define TCPS__TOMB_MS 60000
+#define TCPS__ACK_SANITY ((int64_t)1 << 30) /* an ACK this far ahead is noise */
+
+typedef struct tcps__node {
+    uint64_t start;   /* stream offset of data[0] */
+    uint64_t arrival; /* order of arrival in its direction */
+    uint32_t caplen;  /* bytes held */
+    uint32_t wirelen; /* bytes on the wire; caplen < wirelen when the snaplen cut them */
+    tcps_time ts;
+    uint64_t frame;
+    struct tcps__node *next_free;
+    uint8_t *data;
+} tcps__node;
+
+typedef struct tcps__heap {
+    tcps__node **v;
+    size_t n, cap;
+} tcps__heap;
+
+#define TCPS__BY_START 0
+#define TCPS__BY_FIRST 1
+#define TCPS__BY_LAST 2
+
+struct tcps__sess;
+
+typedef struct tcps__dir {
+    uint64_t next;     /* stream offset of the next byte to deliver */
+    uint64_t fin_off;  /* stream offset of the FIN */
+    uint64_t acked;    /* highest offset the peer acknowledged */
+    uint64_t arrivals;
+    size_t held;       /* bytes charged for buffered segments */
+    tcps__heap heap;   /* buffered segments, min-heap by start */
+    uint32_t base_seq; /* sequence number of offset 0 */
+    uint32_t isn;      /* first sequence number seen (tshark's base_seq) */
+    uint8_t started, fin, finished, ack_seen;
+    uint8_t idx;       /* TCPS_C2S or TCPS_S2C */
+    uint8_t in_held;
+    struct tcps__sess *sess;
+    struct tcps__dir *hprev, *hnext; /* directions holding data, oldest first */
+} tcps__dir;
+
+typedef struct tcps__key {
+    uint8_t a[16], b[16];
+    uint16_t pa, pb;
+    uint16_t vlan[TCPS_MAX_VLAN];
+    uint8_t vlan_count, ipv;
+    uint8_t pad_[2];
+} tcps__key;
+
+#define TCPS__KIND_SESS 1
+#define TCPS__KIND_TOMB 2
+
+typedef struct tcps__entry {
+    struct tcps__entry *hnext;
+    uint64_t hash;
+    tcps__key key;
+    int kind;
+} tcps__entry;
+
+typedef struct tcps__tomb {
+    tcps__entry e;
+    struct tcps__tomb *prev, *next;
+    tcps_time ts;
+    uint64_t stream;
+    uint32_t isn[2]; /* by key side */
+    uint8_t started[2];
+} tcps__tomb;
+
+#define TCPS__OPEN 0
+#define TCPS__CLOSING 1
+#define TCPS__DONE 2
+
+typedef struct tcps__sess {
+    tcps__entry e;
+    tcps_session pub;
+    tcps__dir d[2];
+    struct tcps__sess *lprev, *lnext; /* LRU, most recent first */
+    struct tcps__sess *cprev, *cnext; /* closing, oldest first */
+    struct tcps__sess *next_free;
+    tcps_time close_ts;
+    uint8_t client_side; /* key side (0 a, 1 b) of the client */
+    uint8_t state;
+    uint8_t end_hint;
+} tcps__sess;
+
+struct tcps_ctx {
+    tcps_config cfg;
+    tcps_decoder *dec;
+    tcps__entry **buckets;
+    size_t nbuckets, nentries;
+    uint64_t seed;
+    tcps__sess *lru_head, *lru_tail;
+    tcps__sess *closing_head, *closing_tail;
+    tcps__tomb *tomb_head, *tomb_tail;
+    size_t ntombs, max_tombs;
+    tcps__dir *held_head, *held_tail;
+    size_t held_total;
+    tcps__heap scratch;
+    tcps__node *grave_nodes;
+    tcps__sess *grave_sess;
+    /* pull mode */
+    tcps_event *queue;
+    size_t qlen, qcap, qpos;
+    int pull, pull_state, pull_err;
+    /* the packet being fed */
+    tcps_time now, cur_ts;
+    uint64_t cur_frame, frames;
+    int have_now, aborted, oom;
+    /* the last bytes delivered in this call, to check dropped copies against */
+    const uint8_t *last_ptr;
+    uint64_t last_off, last_len;
+    const tcps__dir *last_dir;
+    tcps_stats stats;
+    tcps_error err;
+};
+
+/* --- heaps */
+
+TCPS__PRIVATE int tcps__node_before(const tcps__node *x, const tcps__node *y, int by) {
+    if (by == TCPS__BY_START)
+        return x->start < y->start || (x->start == y->start && x->arrival < y->arrival);
+    if (by == TCPS__BY_FIRST) return x->arrival < y->arrival;
+    return x->arrival > y->arrival;
+}
+
+/* The caller made room (h->cap > h->n). */
+TCPS__PRIVATE void tcps__heap_push(tcps__heap *h, tcps__node *x, int by) {
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!tcps__node_before(x, h->v[up], by)) break;
+        h->v[i] = h->v[up];
+        i = up;
+    }
+    h->v[i] = x;
+}
+
+TCPS__PRIVATE tcps__node *tcps__heap_pop(tcps__heap *h, int by) {
+    tcps__node *top = h->v[0], *x;
+    size_t i = 0, n;
+    n = --h->n;
+    if (n == 0) return top;
+    x = h->v[n];
+    for (;;) {
+        size_t l = 2 * i + 1, m;
+        if (l >= n) break;
+        m = l;
+        if (l + 1 < n && tcps__node_before(h->v[l + 1], h->v[l], by)) m = l + 1;
+        if (!tcps__node_before(h->v[m], x, by)) break;
+        h->v[i] = h->v[m];
+        i = m;
+    }
+    h->v[i] = x;
+    return top;
+}
+
+/* --- events */
+
+TCPS__PRIVATE void tcps__emit(tcps_ctx *c, tcps_event *ev) {
+    tcps_event_fn fn = NULL;
+    if (c->pull) {
+        if (tcps__grow(&c->cfg.allocator, (void **)&c->queue, &c->qcap, c->qlen + 1,
+                       sizeof *c->queue) != TCPS_OK) {
+            c->oom = 1;
+            return;
+        }
+        c->queue[c->qlen++] = *ev;
+        return;
+    }
+    if (c->aborted) return;
+    switch (ev->type) {
+    case TCPS_EV_OPEN: fn = c->cfg.callbacks.on_open; break;
+    case TCPS_EV_DATA: fn = c->cfg.callbacks.on_data; break;
+    case TCPS_EV_GAP: fn = c->cfg.callbacks.on_gap; break;
+    case TCPS_EV_CLOSE: fn = c->cfg.callbacks.on_close; break;
+    default: break;
+    }
+    if (fn && fn(ev, c->cfg.user) != 0) c->aborted = 1;
+}
+
+TCPS__PRIVATE void tcps__event_init(tcps_ctx *c, tcps_event *ev, int type, tcps__sess *s, int dir) {
+    memset(ev, 0, sizeof *ev);
+    ev->type = type;
+    ev->dir = dir;
+    ev->session = &s->pub;
+    ev->ts = ev->data_ts = c->cur_ts;
+    ev->frame = ev->data_frame = c->cur_frame;
+}
+
+TCPS__PRIVATE void tcps__deliver(tcps_ctx *c, tcps__sess *s, tcps__dir *d, const uint8_t *p, uint64_t len,
+                          tcps_time dts, uint64_t dframe) {
+    tcps_event ev;
+    if (len == 0) return;
+    tcps__event_init(c, &ev, TCPS_EV_DATA, s, d->idx);
+    ev.data.ptr = p;
+    ev.data.len = (size_t)len;
+    ev.offset = d->next;
+    ev.length = len;
+    ev.data_ts = dts;
+    ev.data_frame = dframe;
+    s->pub.dir[d->idx].bytes += len;
+    c->stats.bytes += len;
+    c->last_ptr = p;
+    c->last_off = d->next;
+    c->last_len = len;
+    c->last_dir = d;
+    tcps__emit(c, &ev);
+}
+
+TCPS__PRIVATE void tcps__gap(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t off, uint64_t len, int reason) {
+    tcps_event ev;
+    tcps_dir_stats *ds = &s->pub.dir[d->idx];
+    if (len == 0) return;
+    tcps__event_init(c, &ev, TCPS_EV_GAP, s, d->idx);
+    ev.offset = off;
+    ev.length = len;
+    ev.reason = reason;
+    ds->missing += len;
+    ds->gaps++;
+    c->stats.missing += len;
+    c->stats.gaps++;
+    if (reason == TCPS_GAP_LIMIT) c->stats.gaps_limit++;
+    tcps__emit(c, &ev);
+}
+
+/* --- buffered segments */
+
+TCPS__PRIVATE size_t tcps__node_cost(const tcps__node *n) { return sizeof *n + n->caplen; }
+
+TCPS__PRIVATE void tcps__held_unlink(tcps_ctx *c, tcps__dir *d) {
+    if (!d->in_held) return;
+    if (d->hprev) d->hprev->hnext = d->hnext; else c->held_head = d->hnext;
+    if (d->hnext) d->hnext->hprev = d->hprev; else c->held_tail = d->hprev;
+    d->hprev = d->hnext = NULL;
+    d->in_held = 0;
+}
+
+/* A node leaves its direction: to the graveyard, freed when the events
+   that point into it can no longer be read. */
+TCPS__PRIVATE void tcps__drop_node(tcps_ctx *c, tcps__dir *d, tcps__node *n) {
+    size_t cost = tcps__node_cost(n);
+    d->held -= cost;
+    c->held_total -= cost;
+    c->stats.buffered = c->held_total;
+    d->sess->pub.dir[d->idx].buffered = d->held;
+    if (d->held == 0) tcps__held_unlink(c, d);
+    n->next_free = c->grave_nodes;
+    c->grave_nodes = n;
+}
+
+/* Compare the captured bytes of n below `upto` with the bytes delivered
+   last, where they overlap: a buffered copy that lost to different bytes is
+   a conflicting overlap. */
+TCPS__PRIVATE void tcps__check_conflict(tcps_ctx *c, tcps__dir *d, const tcps__node *n, uint64_t upto) {
+    uint64_t lo, hi, nend = n->start + n->caplen;
+    if (c->last_dir != d || !c->last_ptr) return;
+    lo = TCPS__MAX(n->start, c->last_off);
+    hi = TCPS__MIN(TCPS__MIN(upto, nend), c->last_off + c->last_len);
+    if (lo >= hi) return;
+    if (memcmp(n->data + (lo - n->start), c->last_ptr + (lo - c->last_off), (size_t)(hi - lo)) != 0) {
+        d->sess->pub.dir[d->idx].conflicts++;
+        d->sess->pub.dir[d->idx].anomalies |= TCPS_ANOM_CONFLICT;
+    }
+}
+
+/* Deliver every buffered segment the delivered point reaches, in policy
+   order. c->scratch is empty on entry and on exit and has room for every
+   node of the direction (tcps__buffer makes sure). */
+TCPS__PRIVATE void tcps__release(tcps_ctx *c, tcps__sess *s, tcps__dir *d) {
+    tcps__heap *el = &c->scratch;
+    int by = c->cfg.overlap == TCPS_OVERLAP_LAST ? TCPS__BY_LAST : TCPS__BY_FIRST;
+    tcps_dir_stats *ds = &s->pub.dir[d->idx];
+    for (;;) {
+        tcps__node *n;
+        uint64_t end, skip;
+        while (d->heap.n && d->heap.v[0]->start <= d->next)
+            tcps__heap_push(el, tcps__heap_pop(&d->heap, TCPS__BY_START), by);
+        if (el->n == 0) break;
+        n = tcps__heap_pop(el, by);
+        end = n->start + n->wirelen;
+        if (end <= d->next) { /* wholly delivered already */
+            tcps__check_conflict(c, d, n, end);
+            ds->dup_bytes += n->wirelen;
+            tcps__drop_node(c, d, n);
+            continue;
+        }
+        skip = d->next - n->start;
+        tcps__check_conflict(c, d, n, d->next);
+        ds->dup_bytes += skip;
+        if (skip < n->caplen)
+            tcps__deliver(c, s, d, n->data + skip, n->caplen - skip, n->ts, n->frame);
+        if (n->caplen < n->wirelen) {
+            uint64_t from = TCPS__MAX(d->next, n->start + n->caplen);
+            tcps__gap(c, s, d, from, end - from, TCPS_GAP_TRUNCATED);
+        }
+        d->next = end;
+        tcps__drop_node(c, d, n);
+    }
+    if (d->fin && !d->finished && d->next >= d->fin_off) d->finished = 1;
+}
+
+/* Give up waiting for the first hole of d: report it and deliver what
+   follows it. */
+TCPS__PRIVATE void tcps__flush_hole(tcps_ctx *c, tcps__sess *s, tcps__dir *d, int reason) {
+    uint64_t start;
+    if (d->heap.n == 0) return;
+    start = d->heap.v[0]->start;
+    if (start > d->next) {
+        tcps__gap(c, s, d, d->next, start - d->next, reason);
+        d->next = start;
+    }
+    tcps__release(c, s, d);
+}
+
+/* Hold an out-of-order segment. Returns 0 when held, 1 when making room
+   (flushing holes under the limits) made it in order, or TCPS_E_NOMEM. */
+TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t start, const uint8_t *p,
+                        uint32_t caplen, uint32_t wirelen) {
+    tcps__node *n;
+    size_t cost = sizeof *n + caplen, need;
+    while (d->held + cost > c->cfg.max_buffer_dir && d->heap.n) {
+        tcps__flush_hole(c, s, d, TCPS_GAP_LIMIT);
+        if (start <= d->next) return 1;
+    }
+    if (cost > c->cfg.max_buffer_dir) { /* could never be held: skip to it */
+        tcps__gap(c, s, d, d->next, start - d->next, TCPS_GAP_LIMIT);
+        d->next = start;
+        return 1;
+    }
+    while (c->held_total + cost > c->cfg.max_buffer_total && c->held_head) {
+        tcps__dir *victim = c->held_head;
+        tcps__flush_hole(c, victim->sess, victim, TCPS_GAP_LIMIT);
+        if (start <= d->next) return 1;
+    }
+    need = d->heap.n + 1;
+    if (tcps__grow(&c->cfg.allocator, (void **)&d->heap.v, &d->heap.cap, need, sizeof *d->heap.v) ||
+        tcps__grow(&c->cfg.allocator, (void **)&c->scratch.v, &c->scratch.cap, need,
+                   sizeof *c->scratch.v))
+        return TCPS_E_NOMEM;
+    n = (tcps__node *)tcps__malloc(&c->cfg.allocator, cost);
+    if (!n) return TCPS_E_NOMEM;
+    n->start = start;
+    n->arrival = d->arrivals++;
+    n->caplen = caplen;
+    n->wirelen = wirelen;
+    n->ts = c->cur_ts;
+    n->frame = c->cur_frame;
+    n->next_free = NULL;
+    n->data = (uint8_t *)(n + 1);
+    if (caplen) memcpy(n->data, p, caplen);
+    tcps__heap_push(&d->heap, n, TCPS__BY_START);
+    d->held += cost;
+    c->held_total += cost;
+    c->stats.buffered = c->held_total;
+    if (c->held_total > c->stats.buffered_peak) c->stats.buffered_peak = c->held_total;
+    s->pub.dir[d->idx].buffered = d->held;
+    s->pub.dir[d->idx].ooo_segments++;
+    if (!d->in_held) {
+        d->in_held = 1;
+        d->hprev = c->held_tail;
+        d->hnext = NULL;
+        if (c->held_tail) c->held_tail->hnext = d; else c->held_head = d;
+        c->held_tail = d;
+    }
+    return 0;
+}
+
+/* Payload [start, start + wirelen) of which caplen bytes were captured. */
+TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t start, const uint8_t *p,
+                      uint32_t caplen, uint32_t wirelen) {
+    uint64_t end = start + wirelen, skip;
+    tcps_dir_stats *ds = &s->pub.dir[d->idx];
+    if (end <= d->next) {
+        ds->dup_bytes += wirelen;
+        return TCPS_OK;
+    }
+    if (start > d->next) {
+        int r = tcps__buffer(c, s, d, start, p, caplen, wirelen);
+        if (r != 1) return r;
+    }
+    skip = d->next - start;
+    ds->dup_bytes += skip;
+    if (skip < caplen) tcps__deliver(c, s, d, p + skip, caplen - skip, c->cur_ts, c->cur_frame);
+    if (caplen < wirelen) {
+        uint64_t from = TCPS__MAX(d->next, start + caplen);
+        tcps__gap(c, s, d, from, end - from, TCPS_GAP_TRUNCATED);
+    }
+    d->next = end;
+    tcps__release(c, s, d);
+    return TCPS_OK;
+}
+
+/* Stream offset of a sequence number, relative to where d has got to. */
+TCPS__PRIVATE int64_t tcps__unwrap(const tcps__dir *d, uint32_t seq) {
+    uint32_t u = seq - (uint32_t)(d->base_seq + (uint32_t)d->next);
+    int64_t delta = u < 0x80000000u ? (int64_t)u : (int64_t)u - ((int64_t)1 << 32);
+    return (int64_t)d->next + delta;
+}
+
+/* The peer of d acknowledged up to seq: buffered data below it will not be
+   filled any more (the receiver had it, the capture did not). */
+TCPS__PRIVATE void tcps__acked(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint32_t seq) {
+    int64_t off;
+    if (!d->started) return;
+    off = tcps__unwrap(d, seq);
+    if (off < 0 || off - (int64_t)d->next > TCPS__ACK_SANITY) return;
+    if (!d->ack_seen || (uint64_t)off > d->acked) d->acked = (uint64_t)off;
+    d->ack_seen = 1;
+    while (d->heap.n && (uint64_t)off > d->heap.v[0]->start) tcps__flush_hole(c, s, d, TCPS_GAP_ACKED);
+}
+
+/* --- session table */
+
+TCPS__PRIVATE uint64_t tcps__hash_key(const tcps__key *k, uint64_t seed) {
+    const uint8_t *p = (const uint8_t *)k;
+    uint64_t h = seed ^ 0x9e3779b97f4a7c15ull;
+    size_t i;
+    for (i = 0; i + 8 <= sizeof *k; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
+}
+
+/* Canonical key of a segment; returns the key side (0 or 1) of its source. */
+TCPS__PRIVATE int tcps__make_key(const tcps_ctx *c, const tcps_segment *g, tcps__key *k) {
+    int cmp = memcmp(g->src, g->dst, 16), side;
+    memset(k, 0, sizeof *k);
+    side = (cmp > 0 || (cmp == 0 && g->sport > g->dport)) ? 1 : 0;
+    memcpy(side ? k->b : k->a, g->src, 16);
+    memcpy(side ? k->a : k->b, g->dst, 16);
+    k->pa = side ? g->dport : g->sport;
+    k->pb = side ? g->sport : g->dport;
+    k->ipv = g->ip_version;
+    if (c->cfg.flags & TCPS_F_SEPARATE_VLANS) {
+        int i, n = TCPS__MIN(g->vlan_count, TCPS_MAX_VLAN);
+        k->vlan_count = g->vlan_count;
+        for (i = 0; i < n; i++) k->vlan[i] = g->vlan[i];
+    }
+    return side;
+}
+
+TCPS__PRIVATE tcps__entry *tcps__lookup(tcps_ctx *c, const tcps__key *k, uint64_t h) {
+    tcps__entry *e;
+    if (!c->nbuckets) return NULL;
+    for (e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext)
+        if (e->hash == h && memcmp(&e->key, k, sizeof *k) == 0) return e;
+    return NULL;
+}
+
+TCPS__PRIVATE int tcps__table_insert(tcps_ctx *c, tcps__entry *e) {
+    size_t i;
+    if (c->nentries + 1 > c->nbuckets) { /* load factor 1: double */
+        size_t nb = c->nbuckets ? c->nbuckets * 2 : 1024;
+        tcps__entry **nbk = (tcps__entry **)tcps__calloc(&c->cfg.allocator, nb, sizeof *nbk);
+        if (nbk) {
+            for (i = 0; i < c->nbuckets; i++) {
+                tcps__entry *x = c->buckets[i], *nx;
+                for (; x; x = nx) {
+                    nx = x->hnext;
+                    x->hnext = nbk[x->hash & (nb - 1)];
+                    nbk[x->hash & (nb - 1)] = x;
+                }
+            }
+            tcps__free(&c->cfg.allocator, c->buckets, c->nbuckets * sizeof *c->buckets);
+            c->buckets = nbk;
+            c->nbuckets = nb;
+        } else if (!c->nbuckets) {
+            return TCPS_E_NOMEM;
+        } /* else: keep the smaller table, chains get longer */
+    }
+    i = e->hash & (c->nbuckets - 1);
+    e->hnext = c->buckets[i];
+    c->buckets[i] = e;
+    c->nentries++;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE void tcps__table_remove(tcps_ctx *c, tcps__entry *e) {
+    tcps__entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    if (*pp) {
+        *pp = e->hnext;
+        c->nentries--;
+    }
+}
+
+TCPS__PRIVATE void tcps__lru_unlink(tcps_ctx *c, tcps__sess *s) {
+    if (s->lprev) s->lprev->lnext = s->lnext; else c->lru_head = s->lnext;
+    if (s->lnext) s->lnext->lprev = s->lprev; else c->lru_tail = s->lprev;
+    s->lprev = s->lnext = NULL;
+}
+
+TCPS__PRIVATE void tcps__lru_front(tcps_ctx *c, tcps__sess *s) {
+    s->lprev = NULL;
+    s->lnext = c->lru_head;
+    if (c->lru_head) c->lru_head->lprev = s; else c->lru_tail = s;
+    c->lru_head = s;
+}
+
+TCPS__PRIVATE void tcps__closing_unlink(tcps_ctx *c, tcps__sess *s) {
+    if (s->state != TCPS__CLOSING) return;
+    if (s->cprev) s->cprev->cnext = s->cnext; else c->closing_head = s->cnext;
+    if (s->cnext) s->cnext->cprev = s->cprev; else c->closing_tail = s->cprev;
+    s->cprev = s->cnext = NULL;
+}
+
+TCPS__PRIVATE void tcps__tomb_remove(tcps_ctx *c, tcps__tomb *t) {
+    tcps__table_remove(c, &t->e);
+    if (t->prev) t->prev->next = t->next; else c->tomb_head = t->next;
+    if (t->next) t->next->prev = t->prev; else c->tomb_tail = t->prev;
+    c->ntombs--;
+    tcps__free(&c->cfg.allocator, t, sizeof *t);
+}
+
+TCPS__PRIVATE void tcps__make_tomb(tcps_ctx *c, tcps__sess *s) {
+    tcps__tomb *t;
+    int i;
+    if (c->ntombs >= c->max_tombs && c->tomb_head) tcps__tomb_remove(c, c->tomb_head);
+    t = (tcps__tomb *)tcps__calloc(&c->cfg.allocator, 1, sizeof *t);
+    if (!t) return; /* late packets will start a new session: harmless */
+    t->e.hash = s->e.hash;
+    t->e.key = s->e.key;
+    t->e.kind = TCPS__KIND_TOMB;
+    t->ts = c->now;
+    t->stream = s->pub.stream;
+    for (i = 0; i < 2; i++) {
+        int side = (i == TCPS_C2S) ? s->client_side : !s->client_side;
+        t->isn[side] = s->d[i].isn;
+        t->started[side] = s->d[i].started;
+    }
+    if (tcps__table_insert(c, &t->e) != TCPS_OK) {
+        tcps__free(&c->cfg.allocator, t, sizeof *t);
+        return;
+    }
+    t->prev = c->tomb_tail;
+    if (c->tomb_tail) c->tomb_tail->next = t; else c->tomb_head = t;
+    c->tomb_tail = t;
+    c->ntombs++;
+}
+
+TCPS__PRIVATE void tcps__free_dir(tcps_ctx *c, tcps__dir *d) {
+    size_t i;
+    for (i = 0; i < d->heap.n; i++) tcps__free(&c->cfg.allocator, d->heap.v[i], tcps__node_cost(d->heap.v[i]));
+    tcps__free(&c->cfg.allocator, d->heap.v, d->heap.cap * sizeof *d->heap.v);
+    d->heap.v = NULL;
+    d->heap.n = d->heap.cap = 0;
+}
+
+/* End a session: flush both directions (gaps for what never came), say how
+   it ended, and take it out of the table. */
+TCPS__PRIVATE void tcps__finalize(tcps_ctx *c, tcps__sess *s, int trigger) {
+    tcps_event ev;
+    int i, reason;
+    for (i = 0; i < 2; i++) {
+        int dir = i == 0 ? s->pub.first_dir : !s->pub.first_dir;
+        tcps__dir *d = &s->d[dir];
+        uint64_t tail = d->next;
+        while (d->heap.n) tcps__flush_hole(c, s, d, TCPS_GAP_CLOSE);
+        if (d->fin) tail = TCPS__MAX(tail, d->fin_off);
+        else if (d->ack_seen && d->acked > d->next + 1) tail = d->acked;
+        if (tail > d->next) {
+            int why = d->ack_seen && d->acked >= tail ? TCPS_GAP_ACKED : TCPS_GAP_CLOSE;
+            tcps__gap(c, s, d, d->next, tail - d->next, why);
+            d->next = tail;
+        }
+        if (d->fin) d->finished = 1;
+    }
+    if (s->state == TCPS__CLOSING) reason = s->end_hint;
+    else if (s->pub.dir[0].rst_seen || s->pub.dir[1].rst_seen) reason = TCPS_END_RST;
+    else if (s->pub.dir[0].fin_seen && s->pub.dir[1].fin_seen) reason = TCPS_END_FIN;
+    else reason = trigger;
+    s->pub.end = (uint8_t)reason;
+    switch (reason) {
+    case TCPS_END_FIN: c->stats.closed_fin++; break;
+    case TCPS_END_RST: c->stats.closed_rst++; break;
+    case TCPS_END_TIMEOUT: c->stats.closed_timeout++; break;
+    case TCPS_END_EOF: c->stats.closed_eof++; break;
+    case TCPS_END_EVICTED: c->stats.closed_evicted++; break;
+    default: c->stats.closed_reused++; break;
+    }
+    tcps__event_init(c, &ev, TCPS_EV_CLOSE, s, 0);
+    ev.reason = reason;
+    tcps__emit(c, &ev);
+
+    tcps__closing_unlink(c, s);
+    tcps__lru_unlink(c, s);
+    tcps__table_remove(c, &s->e);
+    for (i = 0; i < 2; i++) {
+        tcps__held_unlink(c, &s->d[i]);
+        tcps__free_dir(c, &s->d[i]);
+    }
+    s->state = TCPS__DONE;
+    c->stats.sessions_live--;
+    if (reason == TCPS_END_FIN || reason == TCPS_END_RST) tcps__make_tomb(c, s);
+    s->next_free = c->grave_sess;
+    c->grave_sess = s;
+}
+
+TCPS__PRIVATE void tcps__start_closing(tcps_ctx *c, tcps__sess *s, int hint) {
+    if (s->state != TCPS__OPEN) return;
+    s->state = TCPS__CLOSING;
+    s->end_hint = (uint8_t)hint;
+    s->close_ts = c->now;
+    s->cprev = c->closing_tail;
+    s->cnext = NULL;
+    if (c->closing_tail) c->closing_tail->cnext = s; else c->closing_head = s;
+    c->closing_tail = s;
+}
+
+/* Capture time moved on: end lingering, idle and old things. */
+TCPS__PRIVATE void tcps__expire(tcps_ctx *c) {
+    while (c->closing_head &&
+           tcps__time_diff_ms(c->now, c->closing_head->close_ts) >= (int64_t)c->cfg.linger_ms)
+        tcps__finalize(c, c->closing_head, TCPS_END_EOF);
+    if (c->cfg.idle_timeout_ms)
+        while (c->lru_tail &&
+               tcps__time_diff_ms(c->now, c->lru_tail->pub.last_ts) > (int64_t)c->cfg.idle_timeout_ms)
+            tcps__finalize(c, c->lru_tail, TCPS_END_TIMEOUT);
+    while (c->tomb_head && tcps__time_diff_ms(c->now, c->tomb_head->ts) > TCPS__TOMB_MS)
+        tcps__tomb_remove(c, c->tomb_head);
+}
+
+TCPS__PRIVATE void tcps__endpoint(tcps_endpoint *ep, const uint8_t *addr, uint16_t port, int ipv) {
+    memcpy(ep->addr, addr, 16);
+    ep->port = port;
+    ep->ip_version = (uint8_t)ipv;
+}
+
+TCPS__PRIVATE tcps__sess *tcps__new_session(tcps_ctx *c, const tcps__key *k, uint64_t h, const tcps_segment *g,
+                                     int src_side) {
+    tcps__sess *s;
+    tcps_event ev;
+    int src_is_client, i;
+    uint16_t fl = g->flags;
+    if (c->stats.sessions_live >= c->cfg.max_sessions && c->lru_tail)
+        tcps__finalize(c, c->lru_tail, TCPS_END_EVICTED);
+    s = (tcps__sess *)tcps__calloc(&c->cfg.allocator, 1, sizeof *s);
+    if (!s) return NULL;
+    s->e.hash = h;
+    s->e.key = *k;
+    s->e.kind = TCPS__KIND_SESS;
+    if (tcps__table_insert(c, &s->e) != TCPS_OK) {
+        tcps__free(&c->cfg.allocator, s, sizeof *s);
+        return NULL;
+    }
+    if ((fl & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN) src_is_client = 1;
+    else if ((fl & (TCPS_TH_SYN | TCPS_TH_ACK)) == (TCPS_TH_SYN | TCPS_TH_ACK)) src_is_client = 0;
+    else if ((c->cfg.flags & TCPS_F_PORT_HEURISTIC) && g->sport < 1024 && g->dport >= 1024) src_is_client = 0;
+    else if ((c->cfg.flags & TCPS_F_PORT_HEURISTIC) && g->dport < 1024 && g->sport >= 1024) src_is_client = 1;
+    else src_is_client = 1;
+    s->client_side = (uint8_t)(src_is_client ? src_side : !src_side);
+    if (src_is_client) {
+        tcps__endpoint(&s->pub.client, g->src, g->sport, g->ip_version);
+        tcps__endpoint(&s->pub.server, g->dst, g->dport, g->ip_version);
+    } else {
+        tcps__endpoint(&s->pub.client, g->dst, g->dport, g->ip_version);
+        tcps__endpoint(&s->pub.server, g->src, g->sport, g->ip_version);
+    }
+    s->pub.first_dir = src_is_client ? TCPS_C2S : TCPS_S2C;
+    s->pub.stream = c->stats.sessions++;
+    s->pub.first_ts = s->pub.last_ts = g->ts;
+    s->pub.first_frame = s->pub.last_frame = g->frame;
+    s->pub.vlan_count = g->vlan_count;
+    memcpy(s->pub.vlan, g->vlan, sizeof s->pub.vlan);
+    for (i = 0; i < 2; i++) {
+        s->d[i].idx = (uint8_t)i;
+        s->d[i].sess = s;
+        s->pub.dir[i].wscale = 0xff;
+    }
+    tcps__lru_front(c, s);
+    c->stats.sessions_live++;
+    if (c->stats.sessions_live > c->stats.sessions_peak) c->stats.sessions_peak = c->stats.sessions_live;
+    tcps__event_init(c, &ev, TCPS_EV_OPEN, s, s->pub.first_dir);
+    tcps__emit(c, &ev);
+    return s;
+}
+
+/* One segment of session s, travelling in direction dir. */
+TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_segment *g) {
+    tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
+    tcps_dir_stats *ds = &s->pub.dir[dir];
+    uint16_t fl = g->flags;
+    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK;
+    uint32_t seq_data = g->seq + (syn ? 1u : 0u);
+
+    ds->packets++;
+    s->pub.packets++;
+    if (tcps_time_cmp(g->ts, s->pub.last_ts) > 0) s->pub.last_ts = g->ts;
+    s->pub.last_frame = g->frame;
+    ds->options |= (uint16_t)g->opt.present;
+    if ((syn && (fl & (TCPS_TH_FIN | TCPS_TH_RST))) || !(fl & (TCPS_TH_SYN | TCPS_TH_FIN | TCPS_TH_RST | TCPS_TH_ACK)))
+        ds->anomalies |= TCPS_ANOM_BAD_FLAGS;
+    if (fl & TCPS_TH_URG) ds->anomalies |= TCPS_ANOM_URGENT;
+    if (syn) {
+        ds->syn_seen = 1;
+        ds->syn_options = (uint16_t)g->opt.present;
+        if (g->opt.present & TCPS_OPT_MSS) ds->mss = g->opt.mss;
+        if (g->opt.present & TCPS_OPT_WSCALE) ds->wscale = g->opt.wscale;
+        if (!(fl & TCPS_TH_ACK) && dir == TCPS_C2S) s->pub.handshake |= 1;
+        if ((fl & TCPS_TH_ACK) && dir == TCPS_S2C) s->pub.handshake |= 2;
+    } else if ((fl & TCPS_TH_ACK) && dir == TCPS_C2S && (s->pub.handshake & 2)) {
+        s->pub.handshake |= 4;
+    }
+
+    /* The ACK first: the peer's bytes it covers come before this data. */
+    if (fl & TCPS_TH_ACK) tcps__acked(c, s, p, g->ack);
+
+    if (!d->started) {
+        d->started = 1;
+        d->isn = g->seq;
+        d->base_seq = seq_data;
+        d->next = 0;
+        ds->isn = g->seq;
+    }
+
+    if (g->payload_len) {
+        int64_t start = tcps__unwrap(d, seq_data), end = start + (int64_t)g->payload_len;
+        const uint8_t *ptr = g->payload.ptr;
+        uint32_t caplen = (uint32_t)TCPS__MIN(g->payload.len, g->payload_len), wirelen = g->payload_len;
+        ds->payload_packets++;
+        if (syn) ds->anomalies |= TCPS_ANOM_SYN_DATA;
+        if (fl & TCPS_TH_FIN) ds->anomalies |= TCPS_ANOM_FIN_DATA;
+        if (fl & TCPS_TH_RST) ds->anomalies |= TCPS_ANOM_RST_DATA;
+        if (d->fin && end > (int64_t)d->fin_off) ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        if (s->state == TCPS__CLOSING && s->end_hint == TCPS_END_RST && !(fl & TCPS_TH_RST))
+            ds->anomalies |= TCPS_ANOM_DATA_AFTER_RST;
+        if (end <= 0) {
+            ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
+            ds->dup_bytes += wirelen;
+        } else {
+            if (start < 0) { /* the part before the first tracked byte is dropped */
+                uint32_t cut = (uint32_t)-start;
+                ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
+                ptr += TCPS__MIN(cut, caplen);
+                caplen -= TCPS__MIN(cut, caplen);
+                wirelen -= cut;
+                start = 0;
+            }
+            r = tcps__data(c, s, d, (uint64_t)start, ptr, caplen, wirelen);
+        }
+    }
+
+    if (fl & TCPS_TH_FIN) {
+        int64_t fo = tcps__unwrap(d, seq_data) + (int64_t)g->payload_len;
+        ds->fin_seen = 1;
+        if (!d->fin && fo >= 0) {
+            d->fin = 1;
+            d->fin_off = (uint64_t)fo;
+        }
+        if (d->fin && d->next >= d->fin_off) d->finished = 1;
+    }
+    if (fl & TCPS_TH_RST) {
+        int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+        ds->rst_seen = 1;
+        /* Roughly in the window: the receiver would take it. */
+        if (ro >= -65536 && ro <= TCPS__ACK_SANITY) tcps__start_closing(c, s, TCPS_END_RST);
+    }
+    if (d->finished && p->finished) tcps__start_closing(c, s, TCPS_END_FIN);
+    return r;
+}
+
+TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
+    tcps__key k;
+    uint64_t h;
+    tcps__entry *e;
+    tcps__sess *s = NULL;
+    int side, dir, syn_only;
+
+    c->stats.segments++;
+    c->cur_ts = g->ts;
+    c->cur_frame = g->frame;
+    if (!c->have_now || tcps_time_cmp(g->ts, c->now) > 0) c->now = g->ts;
+    c->have_now = 1;
+    tcps__expire(c);
+    if ((c->cfg.flags & TCPS_F_VERIFY_CHECKSUMS) &&
+        (g->checksum == TCPS_CSUM_BAD || g->ip_checksum == TCPS_CSUM_BAD)) {
+        c->stats.bad_checksum++;
+        return TCPS_OK;
+    }
+    if (g->ip_version != 4 && g->ip_version != 6) return TCPS_E_ARG;
+    side = tcps__make_key(c, g, &k);
+    h = tcps__hash_key(&k, c->seed);
+    e = tcps__lookup(c, &k, h);
+    syn_only = (g->flags & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN;
+    if (e && e->kind == TCPS__KIND_TOMB) {
+        tcps__tomb *t = (tcps__tomb *)e;
+        if (!syn_only || (t->started[side] && t->isn[side] == g->seq)) {
+            c->stats.late_segments++;
+            return TCPS_OK;
+        }
+        tcps__tomb_remove(c, t);
+        e = NULL;
+    }
+    if (e) {
+        s = (tcps__sess *)e;
+        dir = side == s->client_side ? TCPS_C2S : TCPS_S2C;
+        if (syn_only && s->d[dir].started && s->d[dir].isn != g->seq) { /* port reuse */
+            tcps__finalize(c, s, TCPS_END_REUSED);
+            s = NULL;
+        }
+    }
+    if (!s) {
+        s = tcps__new_session(c, &k, h, g, side);
+        if (!s) return tcps__set_error(&c->err, TCPS_E_NOMEM, 0, NULL), TCPS_E_NOMEM;
+    } else if (c->lru_head != s) {
+        tcps__lru_unlink(c, s);
+        tcps__lru_front(c, s);
+    }
+    dir = side == s->client_side ? TCPS_C2S : TCPS_S2C;
+    if (tcps__segment(c, s, dir, g) == TCPS_E_NOMEM) {
+        tcps__set_error(&c->err, TCPS_E_NOMEM, 0, "out of memory buffering a segment");
+        return TCPS_E_NOMEM;
+    }
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE void tcps__free_graveyard(tcps_ctx *c) {
+    while (c->grave_nodes) {
+        tcps__node *n = c->grave_nodes;
+        c->grave_nodes = n->next_free;
+        tcps__free(&c->cfg.allocator, n, tcps__node_cost(n));
+    }
+    while (c->grave_sess) {
+        tcps__sess *s = c->grave_sess;
+        c->grave_sess = s->next_free;
+        tcps__free(&c->cfg.allocator, s, sizeof *s);
+    }
+}
+
+/* Before and after each public feeding call. */
+TCPS__PRIVATE void tcps__begin(tcps_ctx *c) {
+    if (!c->pull) tcps__free_graveyard(c);
+    c->aborted = 0;
+    c->oom = 0;
+    c->last_dir = NULL;
+    c->last_ptr = NULL;
+}
+
+TCPS__PRIVATE int tcps__end(tcps_ctx *c, int r) {
+    if (!c->pull) tcps__free_graveyard(c);
+    c->last_ptr = NULL;
+    c->last_dir = NULL;
+    if (r == TCPS_OK && c->oom) {
+        tcps__set_error(&c->err, TCPS_E_NOMEM, 0, "out of memory queueing an event");
+        r = TCPS_E_NOMEM;
+    }
+    if (r == TCPS_OK && c->aborted) {
+        tcps__set_error(&c->err, TCPS_E_ABORTED, 0, NULL);
+        r = TCPS_E_ABORTED;
+    }
+    c->stats.decode = c->dec ? tcps_decoder_stats(c->dec) : NULL;
+    return r;
+}
+
+TCPS_API int tcps_create(tcps_ctx **out, const tcps_config *cfg) {
+    tcps_allocator al;
+    tcps_decoder_config dc;
+    tcps_ctx *c;
+    int r;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    r = tcps__alloc_init(&al, cfg ? &cfg->allocator : NULL);
+    if (r != TCPS_OK) return r;
+    c = (tcps_ctx *)tcps__calloc(&al, 1, sizeof *c);
+    if (!c) return TCPS_E_NOMEM;
+    if (cfg) c->cfg = *cfg;
+    c->cfg.allocator = al;
+    if (c->cfg.overlap != TCPS_OVERLAP_LAST) c->cfg.overlap = TCPS_OVERLAP_FIRST;
+    if (!c->cfg.max_sessions) c->cfg.max_sessions = TCPS__DEF_MAX_SESSIONS;
+    if (!c->cfg.max_buffer_dir) c->cfg.max_buffer_dir = TCPS__DEF_MAX_BUFFER_DIR;
+    if (!c->cfg.max_buffer_total) c->cfg.max_buffer_total = TCPS__DEF_MAX_BUFFER_TOTAL;
+    if (!c->cfg.linger_ms) c->cfg.linger_ms = TCPS__DEF_LINGER_MS;
+    c->max_tombs = TCPS__MAX(c->cfg.max_sessions / 16, 1024u);
+    c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
+    memset(&dc, 0, sizeof dc);
+    dc.allocator = al;
+    if (c->cfg.flags & TCPS_F_VERIFY_CHECKSUMS) dc.flags |= TCPS_DECODE_VERIFY_CHECKSUMS;
+    if (c->cfg.flags & TCPS_F_NO_DEFRAG) dc.flags |= TCPS_DECODE_NO_DEFRAG;
+    dc.frag_max_datagrams = c->cfg.frag_max_datagrams;
+    dc.frag_max_bytes = c->cfg.frag_max_bytes;
+    dc.frag_timeout_ms = c->cfg.frag_timeout_ms;
+    r = tcps_decoder_create(&c->dec, &dc);
+    if (r != TCPS_OK) {
+        tcps__free(&al, c, sizeof *c);
+        return r;
+    }
+    tcps_decoder_config_effective(c->dec, &dc);
+    c->cfg.frag_max_datagrams = dc.frag_max_datagrams;
+    c->cfg.frag_max_bytes = dc.frag_max_bytes;
+    c->cfg.frag_timeout_ms = dc.frag_timeout_ms;
+    c->stats.decode = tcps_decoder_stats(c->dec);
+    tcps__set_error(&c->err, TCPS_OK, 0, NULL);
+    *out = c;
+    return TCPS_OK;
+}
+
+TCPS_API void tcps_destroy(tcps_ctx *c) {
+    tcps_allocator al;
+    if (!c) return;
+    al = c->cfg.allocator;
+    while (c->lru_head) {
+        tcps__sess *s = c->lru_head;
+        int i;
+        c->lru_head = s->lnext;
+        for (i = 0; i < 2; i++) tcps__free_dir(c, &s->d[i]);
+        tcps__free(&al, s, sizeof *s);
+    }
+    while (c->tomb_head) {
+        tcps__tomb *t = c->tomb_head;
+        c->tomb_head = t->next;
+        tcps__free(&al, t, sizeof *t);
+    }
+    tcps__free_graveyard(c);
+    tcps__free(&al, c->buckets, c->nbuckets * sizeof *c->buckets);
+    tcps__free(&al, c->scratch.v, c->scratch.cap * sizeof *c->scratch.v);
+    tcps__free(&al, c->queue, c->qcap * sizeof *c->queue);
+    tcps_decoder_destroy(c->dec);
+    tcps__free(&al, c, sizeof *c);
+}
+
+TCPS_API int tcps_feed_segment(tcps_ctx *c, const tcps_segment *seg) {
+    if (!c || !seg) return TCPS_E_ARG;
+    tcps__begin(c);
+    return tcps__end(c, tcps__feed(c, seg));
+}
+
+TCPS__PRIVATE int tcps__feed_packet(tcps_ctx *c, const tcps_packet *pkt) {
+    tcps_segment seg;
+    int r;
+    c->stats.packets++;
+    r = tcps_decode(c->dec, pkt, &seg);
+    if (r < 0) {
+        tcps__set_error(&c->err, r, pkt->offset, "out of memory decoding a packet");
+        return r;
+    }
+    return r == 1 ? tcps__feed(c, &seg) : TCPS_OK;
+}
+
+TCPS_API int tcps_feed_packet(tcps_ctx *c, const tcps_packet *pkt) {
+    if (!c || !pkt) return TCPS_E_ARG;
+    tcps__begin(c);
+    return tcps__end(c, tcps__feed_packet(c, pkt));
+}
+
+TCPS_API int tcps_feed_frame(tcps_ctx *c, uint32_t linktype, tcps_time ts, const void *data, size_t caplen,
+                             size_t origlen) {
+    tcps_packet pkt;
+    if (!c || (!data && caplen) || caplen > UINT32_MAX) return TCPS_E_ARG;
+    memset(&pkt, 0, sizeof pkt);
+    pkt.ts = ts;
+    pkt.frame = ++c->frames;
+    pkt.linktype = linktype;
+    pkt.origlen = (uint32_t)TCPS__MIN(TCPS__MAX(origlen, caplen), (size_t)UINT32_MAX);
+    pkt.fcs_len = -1;
+    pkt.data.ptr = (const uint8_t *)data;
+    pkt.data.len = caplen;
+    return tcps_feed_packet(c, &pkt);
+}
+
+/* Close every live session, in stream order. */
+TCPS__PRIVATE void tcps__finish(tcps_ctx *c) {
+    while (c->lru_head) {
+        /* the oldest stream first; a scan per close would be quadratic, so
+           collect, sort, close */
+        size_t n = 0, cap = (size_t)c->stats.sessions_live, i;
+        tcps__sess **v = (tcps__sess **)tcps__calloc(&c->cfg.allocator, cap ? cap : 1, sizeof *v);
+        tcps__sess *s;
+        if (!v) { /* no memory to sort: close in activity order */
+            while (c->lru_tail) tcps__finalize(c, c->lru_tail, TCPS_END_EOF);
+            break;
+        }
+        for (s = c->lru_head; s && n < cap; s = s->lnext) v[n++] = s;
+        /* heap sort by stream: no recursion, no extra memory */
+        for (i = n / 2; i-- > 0;) {
+            size_t j = i;
+            for (;;) {
+                size_t l = 2 * j + 1, m = j;
+                tcps__sess *t;
+                if (l < n && v[l]->pub.stream > v[m]->pub.stream) m = l;
+                if (l + 1 < n && v[l + 1]->pub.stream > v[m]->pub.stream) m = l + 1;
+                if (m == j) break;
+                t = v[j], v[j] = v[m], v[m] = t;
+                j = m;
+            }
+        }
+        for (i = n; i-- > 1;) {
+            size_t j = 0;
+            tcps__sess *t = v[0];
+            v[0] = v[i], v[i] = t;
+            for (;;) {
+                size_t l = 2 * j + 1, m = j;
+                if (l < i && v[l]->pub.stream > v[m]->pub.stream) m = l;
+                if (l + 1 < i && v[l + 1]->pub.stream > v[m]->pub.stream) m = l + 1;
+                if (m == j) break;
+                t = v[j], v[j] = v[m], v[m] = t;
+                j = m;
+            }
+        }
+        for (i = 0; i < n; i++) tcps__finalize(c, v[i], TCPS_END_EOF);
+        tcps__free(&c->cfg.allocator, v, (cap ? cap : 1) * sizeof *v);
+    }
+}
+
+TCPS_API int tcps_finish(tcps_ctx *c) {
+    if (!c) return TCPS_E_ARG;
+    tcps__begin(c);
+    tcps__finish(c);
+    return tcps__end(c, TCPS_OK);
+}
+
+TCPS_API int tcps_run(tcps_ctx *c, tcps_reader *r) {
+    tcps_packet pkt;
+    int rc;
+    if (!c || !r) return TCPS_E_ARG;
+    if (c->pull) return TCPS_E_STATE;
+    for (;;) {
+        rc = tcps_reader_next(r, &pkt);
+        if (rc == TCPS_DONE) break;
+        if (rc < 0) {
+            const tcps_error *re = tcps_reader_error(r);
+            tcps_finish(c);
+            tcps__set_error(&c->err, rc, re->offset, re->message);
+            return rc;
+        }
+        rc = tcps_feed_packet(c, &pkt);
+        if (rc < 0) return rc;
+    }
+    return tcps_finish(c);
+}
+
+#define TCPS__PULL_READING 0
+#define TCPS__PULL_FINISHED 1
+#define TCPS__PULL_DONE 2
+
+TCPS_API int tcps_next(tcps_ctx *c, tcps_reader *r, tcps_event *ev) {
+    tcps_packet pkt;
+    int rc;
+    if (!c || !r || !ev) return TCPS_E_ARG;
+    c->pull = 1;
+    for (;;) {
+        if (c->qpos < c->qlen) {
+            *ev = c->queue[c->qpos++];
+            return TCPS_OK;
+        }
+        c->qpos = c->qlen = 0;
+        tcps__free_graveyard(c);
+        if (c->pull_state == TCPS__PULL_FINISHED) {
+            c->pull_state = TCPS__PULL_DONE;
+            if (c->pull_err) return c->pull_err;
+        }
+        if (c->pull_state == TCPS__PULL_DONE) return c->pull_err ? c->pull_err : TCPS_DONE;
+        rc = tcps_reader_next(r, &pkt);
+        if (rc == TCPS_OK) {
+            tcps__begin(c);
+            rc = tcps__end(c, tcps__feed_packet(c, &pkt));
+            if (rc < 0) return rc;
+            continue;
+        }
+        if (rc < 0) {
+            const tcps_error *re = tcps_reader_error(r);
+            tcps__set_error(&c->err, rc, re->offset, re->message);
+            c->pull_err = rc;
+        }
+        tcps__begin(c);
+        tcps__finish(c);
+        rc = tcps__end(c, TCPS_OK);
+        c->pull_state = TCPS__PULL_FINISHED;
+        if (rc < 0) return rc;
+    }
+}
+
+TCPS_API const tcps_stats *tcps_ctx_stats(const tcps_ctx *c) { return c ? &c->stats : NULL; }
+TCPS_API const tcps_error *tcps_ctx_error(const tcps_ctx *c) { return c ? &c->err : NULL; }
+TCPS_API void tcps_config_effective(const tcps_ctx *c, tcps_config *out) {
+    if (c && out) *out = c->cfg;
+}
 
 /* -------------------------------------------------- end section: sessions */
 
