@@ -1168,6 +1168,12 @@ TCPS__PRIVATE void tcps__release(tcps_ctx *c, tcps__sess *s, tcps__dir *d) {
         if (el->n == 0) break;
         n = tcps__heap_pop(el, by);
         end = n->start + n->wirelen;
+        if (d->fin && end > d->fin_off) { /* a FIN came after this was held */
+            ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+            end = TCPS__MAX(d->fin_off, n->start);
+            if (n->caplen > end - n->start) n->caplen = (uint32_t)(end - n->start);
+            n->wirelen = (uint32_t)(end - n->start);
+        }
         if (end <= d->next) { /* wholly delivered already */
             tcps__check_conflict(c, d, n, end);
             ds->dup_bytes += n->wirelen;
@@ -1195,6 +1201,13 @@ TCPS__PRIVATE void tcps__flush_hole(tcps_ctx *c, tcps__sess *s, tcps__dir *d, in
     uint64_t start;
     if (d->heap.n == 0) return;
     start = d->heap.v[0]->start;
+    if (d->fin && start >= d->fin_off) { /* all that is left lies beyond the FIN */
+        while (d->heap.n) {
+            s->pub.dir[d->idx].anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+            tcps__drop_node(c, d, tcps__heap_pop(&d->heap, TCPS__BY_START));
+        }
+        return;
+    }
     if (start > d->next) {
         tcps__gap(c, s, d, d->next, start - d->next, reason);
         d->next = start;
@@ -1260,6 +1273,13 @@ TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t 
                       uint32_t caplen, uint32_t wirelen) {
     uint64_t end = start + wirelen, skip;
     tcps_dir_stats *ds = &s->pub.dir[d->idx];
+    if (d->fin && end > d->fin_off) { /* bytes after the FIN never reach the application */
+        ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        if (start >= d->fin_off) return TCPS_OK;
+        wirelen = (uint32_t)(d->fin_off - start);
+        caplen = TCPS__MIN(caplen, wirelen);
+        end = d->fin_off;
+    }
     if (end <= d->next) {
         ds->dup_bytes += wirelen;
         return TCPS_OK;
@@ -1601,10 +1621,13 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
 
     if (!d->started) {
         d->started = 1;
-        d->isn = g->seq;
+        /* tshark's base sequence: the SYN's, or one before the first byte
+           seen (so a later SYN with that number is not taken for a new
+           connection) */
+        d->isn = syn ? g->seq : g->seq - 1;
         d->base_seq = seq_data;
         d->next = 0;
-        ds->isn = g->seq;
+        ds->isn = d->isn;
     }
 
     if (g->payload_len) {
