@@ -820,13 +820,13 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
         } else {
             for (k = 0; k < 8; k++) {
                 int started = 0, sh;
-                if (k == best) {
+                if (k == best) { /* "::" stands for the run and both its separators */
                     tmp[n++] = ':';
-                    if (k == 0) tmp[n++] = ':';
+                    tmp[n++] = ':';
                     k += bestlen - 1;
                     continue;
                 }
-                if (k) tmp[n++] = ':';
+                if (k && k != best + bestlen) tmp[n++] = ':';
                 for (sh = 12; sh >= 0; sh -= 4) {
                     unsigned d = (g[k] >> sh) & 15;
                     if (d || started || sh == 0) tmp[n++] = hex[d], started = 1;
