@@ -1153,6 +1153,12 @@ TCPS__PRIVATE void tcps__check_conflict(tcps_ctx *c, tcps__dir *d, const tcps__n
     }
 }
 
+/* Can bytes from stream offset `start` be delivered now? Not beyond a FIN:
+   they wait until an ACK past the FIN shows the receiver never took it. */
+TCPS__PRIVATE int tcps__in_order(const tcps__dir *d, uint64_t start) {
+    return start <= d->next && !(d->fin && start >= d->fin_off);
+}
+
 /* Deliver every buffered segment the delivered point reaches, in policy
    order. c->scratch is empty on entry and on exit and has room for every
    node of the direction (tcps__buffer makes sure). */
@@ -1162,31 +1168,30 @@ TCPS__PRIVATE void tcps__release(tcps_ctx *c, tcps__sess *s, tcps__dir *d) {
     tcps_dir_stats *ds = &s->pub.dir[d->idx];
     for (;;) {
         tcps__node *n;
-        uint64_t end, skip;
-        while (d->heap.n && d->heap.v[0]->start <= d->next)
+        uint64_t end, cap_end, skip;
+        while (d->heap.n && tcps__in_order(d, d->heap.v[0]->start))
             tcps__heap_push(el, tcps__heap_pop(&d->heap, TCPS__BY_START), by);
         if (el->n == 0) break;
         n = tcps__heap_pop(el, by);
         end = n->start + n->wirelen;
-        if (d->fin && end > d->fin_off) { /* a FIN came after this was held */
+        cap_end = n->start + n->caplen;
+        if (d->fin && end > d->fin_off) { /* held before a FIN inside it came: the rest is lost */
             ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
-            end = TCPS__MAX(d->fin_off, n->start);
-            if (n->caplen > end - n->start) n->caplen = (uint32_t)(end - n->start);
-            n->wirelen = (uint32_t)(end - n->start);
+            end = d->fin_off;
+            cap_end = TCPS__MIN(cap_end, end);
         }
         if (end <= d->next) { /* wholly delivered already */
             tcps__check_conflict(c, d, n, end);
-            ds->dup_bytes += n->wirelen;
+            ds->dup_bytes += end - n->start;
             tcps__drop_node(c, d, n);
             continue;
         }
         skip = d->next - n->start;
         tcps__check_conflict(c, d, n, d->next);
         ds->dup_bytes += skip;
-        if (skip < n->caplen)
-            tcps__deliver(c, s, d, n->data + skip, n->caplen - skip, n->ts, n->frame);
-        if (n->caplen < n->wirelen) {
-            uint64_t from = TCPS__MAX(d->next, n->start + n->caplen);
+        if (d->next < cap_end) tcps__deliver(c, s, d, n->data + skip, cap_end - d->next, n->ts, n->frame);
+        if (cap_end < end) {
+            uint64_t from = TCPS__MAX(d->next, cap_end);
             tcps__gap(c, s, d, from, end - from, TCPS_GAP_TRUNCATED);
         }
         d->next = end;
@@ -1223,9 +1228,10 @@ TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_
     size_t cost = sizeof *n + caplen, need;
     while (d->held + cost > c->cfg.max_buffer_dir && d->heap.n) {
         tcps__flush_hole(c, s, d, TCPS_GAP_LIMIT);
-        if (start <= d->next) return 1;
+        if (tcps__in_order(d, start)) return 1;
     }
     if (cost > c->cfg.max_buffer_dir) { /* could never be held: skip to it */
+        if (d->fin && start >= d->fin_off) return 0;
         tcps__gap(c, s, d, d->next, start - d->next, TCPS_GAP_LIMIT);
         d->next = start;
         return 1;
@@ -1233,7 +1239,7 @@ TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_
     while (c->held_total + cost > c->cfg.max_buffer_total && c->held_head) {
         tcps__dir *victim = c->held_head;
         tcps__flush_hole(c, victim->sess, victim, TCPS_GAP_LIMIT);
-        if (start <= d->next) return 1;
+        if (tcps__in_order(d, start)) return 1;
     }
     need = d->heap.n + 1;
     if (tcps__grow(&c->cfg.allocator, (void **)&d->heap.v, &d->heap.cap, need, sizeof *d->heap.v) ||
@@ -1273,12 +1279,17 @@ TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t 
                       uint32_t caplen, uint32_t wirelen) {
     uint64_t end = start + wirelen, skip;
     tcps_dir_stats *ds = &s->pub.dir[d->idx];
-    if (d->fin && end > d->fin_off) { /* bytes after the FIN never reach the application */
+    if (d->fin && end > d->fin_off && end > d->next) {
+        /* Bytes beyond a FIN wait: the receiver ignores them unless it never
+           took the FIN, which its ACKs will show. */
         ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
-        if (start >= d->fin_off) return TCPS_OK;
-        wirelen = (uint32_t)(d->fin_off - start);
-        caplen = TCPS__MIN(caplen, wirelen);
-        end = d->fin_off;
+        if (start < d->fin_off) {
+            uint32_t keep = (uint32_t)(d->fin_off - start), kc = TCPS__MIN(caplen, keep);
+            int r = tcps__data(c, s, d, start, p, kc, keep);
+            if (r < 0) return r;
+            p += kc, caplen -= kc, wirelen -= keep, start = d->fin_off;
+        }
+        return tcps__buffer(c, s, d, start, p, caplen, wirelen) < 0 ? TCPS_E_NOMEM : TCPS_OK;
     }
     if (end <= d->next) {
         ds->dup_bytes += wirelen;
@@ -1316,6 +1327,12 @@ TCPS__PRIVATE void tcps__acked(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint32_
     if (off < 0 || off - (int64_t)d->next > TCPS__ACK_SANITY) return;
     if (!d->ack_seen || (uint64_t)off > d->acked) d->acked = (uint64_t)off;
     d->ack_seen = 1;
+    if (d->fin && (uint64_t)off > d->fin_off + 1) { /* data past the FIN was taken: the FIN was not */
+        d->fin = 0;
+        d->finished = 0;
+        s->pub.dir[d->idx].anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        tcps__release(c, s, d);
+    }
     while (d->heap.n && (uint64_t)off > d->heap.v[0]->start) tcps__flush_hole(c, s, d, TCPS_GAP_ACKED);
 }
 
@@ -1480,7 +1497,6 @@ TCPS__PRIVATE void tcps__finalize(tcps_ctx *c, tcps__sess *s, int trigger) {
         if (d->fin) d->finished = 1;
     }
     if (s->state == TCPS__CLOSING) reason = s->end_hint;
-    else if (s->pub.dir[0].rst_seen || s->pub.dir[1].rst_seen) reason = TCPS_END_RST;
     else if (s->pub.dir[0].fin_seen && s->pub.dir[1].fin_seen) reason = TCPS_END_FIN;
     else reason = trigger;
     s->pub.end = (uint8_t)reason;
@@ -1594,7 +1610,7 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
     tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
     tcps_dir_stats *ds = &s->pub.dir[dir];
     uint16_t fl = g->flags;
-    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK;
+    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK, fresh;
     uint32_t seq_data = g->seq + (syn ? 1u : 0u);
 
     ds->packets++;
@@ -1619,11 +1635,13 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
     /* The ACK first: the peer's bytes it covers come before this data. */
     if (fl & TCPS_TH_ACK) tcps__acked(c, s, p, g->ack);
 
-    if (!d->started) {
-        d->started = 1;
+    fresh = !d->started;
+    if (fresh || (syn && d->next == 0 && d->heap.n == 0 && ds->missing == 0 && d->base_seq != seq_data)) {
         /* tshark's base sequence: the SYN's, or one before the first byte
            seen (so a later SYN with that number is not taken for a new
-           connection) */
+           connection). A SYN re-bases a direction that has had no data
+           yet: the packets before it (a stray RST, say) did not start it. */
+        d->started = 1;
         d->isn = syn ? g->seq : g->seq - 1;
         d->base_seq = seq_data;
         d->next = 0;
@@ -1667,10 +1685,21 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         if (d->fin && d->next >= d->fin_off) d->finished = 1;
     }
     if (fl & TCPS_TH_RST) {
-        int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+        /* Would the receiver take it? Its ACK, if any, must acknowledge at
+           least the peer's SYN (RFC 9293 3.10.7.3), and its sequence number
+           must lie roughly in the window. Injected resets fail one or the
+           other; the connection then goes on. */
+        int ok = 1;
         ds->rst_seen = 1;
-        /* Roughly in the window: the receiver would take it. */
-        if (ro >= -65536 && ro <= TCPS__ACK_SANITY) tcps__start_closing(c, s, TCPS_END_RST);
+        if ((fl & TCPS_TH_ACK) && p->started) {
+            int64_t ao = tcps__unwrap(p, g->ack);
+            ok = ao >= 0 && ao - (int64_t)p->next <= TCPS__ACK_SANITY;
+        }
+        if (ok && !fresh) {
+            int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+            ok = ro >= -65536 && ro <= TCPS__ACK_SANITY;
+        }
+        if (ok) tcps__start_closing(c, s, TCPS_END_RST);
     }
     if (d->finished && p->finished) tcps__start_closing(c, s, TCPS_END_FIN);
     return r;

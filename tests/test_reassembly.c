@@ -288,6 +288,44 @@ Test(reassembly, data_after_fin_held_before_the_fin_came) {
     assert_dir(0, TCPS_C2S, "abc");
 }
 
+/* The receiver acknowledged data beyond a FIN: it never took that FIN (a
+   bad checksum, an injection), so the data counts, after a one-number hole. */
+Test(reassembly, ack_past_fin_voids_it) {
+    handshake(0);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_FA | TCPS_TH_PSH, "abc", 3, 10);
+    cdata(4, "def", 11);
+    cr_assert_eq(rec.s[0].d[0].delivered, 3);
+    ru_seg(ctx, S, C, SISN + 1, CISN + 1 + 7, RU_A, NULL, 0, 12);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[0].delivered, 6);
+    cr_assert_eq(rec.s[0].d[0].missing, 1);
+    cr_assert(memcmp(rec.s[0].d[0].buf + 4, "def", 3) == 0);
+}
+
+/* A reset whose ACK does not acknowledge the SYN is not taken (RFC 9293):
+   the connection goes on. */
+Test(reassembly, injected_rst_ignored) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
+    ru_seg(ctx, S, C, 0, CISN, RU_RA, NULL, 0, 1); /* acks the SYN's own number */
+    ru_seg(ctx, S, C, SISN, CISN + 1, RU_SA, NULL, 0, 2000);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_A, NULL, 0, 2001);
+    cdata(0, "hello", 2002);
+    sdata(0, "world", 5, 2003);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.n, 1);
+    assert_dir(0, TCPS_C2S, "hello");
+    assert_dir(0, TCPS_S2C, "world"); /* the SYN-ACK re-based the stray reset's direction */
+    cr_assert_eq(rec.s[0].reason, TCPS_END_EOF);
+}
+
+Test(reassembly, rst_acking_the_syn_closes) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
+    ru_seg(ctx, S, C, 0, CISN + 1, RU_RA, NULL, 0, 1);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.s[0].reason, TCPS_END_RST);
+}
+
 /* tshark's base sequence without a SYN is one before the first byte: a SYN
    with that number belongs to the same connection, another starts a new one. */
 Test(reassembly, midstream_then_syn) {
