@@ -275,6 +275,7 @@ Test(corpus, streams_agree_with_tshark) {
                              dir ? "node1->node0" : "node0->node1", (unsigned long long)d->missing_mid, tm);
             }
             if (!why[0] && explained) {
+                if (getenv("TCPS_VERBOSE")) printf("FLUSHED %s stream %ld\n", r.file, stream);
                 flushed++;
                 continue;
             }
