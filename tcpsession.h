@@ -1264,7 +1264,8 @@ TCPS__PRIVATE int tcps__pcap_next(tcps_reader *r, tcps_packet *pkt) {
 TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r) {
     const uint8_t *p;
     uint64_t off = r->base + r->pos;
-    uint32_t blen, bom;
+    uint32_t blen, bom, trail;
+    uint64_t alen;
     uint16_t major;
     int first = r->sections == 0;
     int cut = first ? TCPS_E_BAD_HEADER : TCPS_E_TRUNCATED;
@@ -1278,25 +1279,24 @@ TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r) {
     else return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: bad byte-order magic");
     blen = tcps__rd32(r, p + 4);
     if (blen < 28) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header block shorter than 28 bytes");
-    if (blen % 4)
-        return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off,
-                             "pcapng section header: block length not a multiple of 4");
-    if (blen > r->cfg.max_record)
+    alen = ((uint64_t)blen + 3) & ~(uint64_t)3; /* see tcps__ng_next */
+    if (alen > r->cfg.max_record)
         return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng section header block above the max_record limit");
-    rc = tcps__fill(r, blen);
+    rc = tcps__fill(r, (size_t)alen);
     if (rc < 0) return tcps__rd_short(r, rc, off, 0, NULL);
     if (rc == TCPS_DONE) return tcps__rd_fail(r, cut, off, "pcapng section header block cut short");
     p = r->win + r->pos;
-    if (tcps__rd32(r, p + blen - 4) != blen)
+    trail = tcps__rd32(r, p + (size_t)alen - 4);
+    if (trail != blen && trail != alen)
         return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off,
                              "pcapng section header: trailing block length differs from the leading one");
     major = tcps__rd16(r, p + 12);
     if (major != 1) return tcps__rd_fail(r, TCPS_E_VERSION, off, "unsupported pcapng major version (not 1)");
-    if (!tcps__opts_valid(r, p + 24, blen - 28))
+    if (!tcps__opts_valid(r, p + 24, (size_t)alen - 28))
         return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: an option runs past the block");
     if (r->sections < UINT32_MAX) r->sections++;
     r->n_ifs = 0; /* interface ids restart in each section */
-    r->pos += blen;
+    r->pos += (size_t)alen;
     return TCPS_OK;
 }
 
@@ -1340,8 +1340,9 @@ TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
     for (;;) {
         const uint8_t *p, *body;
         uint64_t off = r->base + r->pos;
-        uint32_t type, blen, ifid, caplen, origlen;
-        size_t bodylen;
+        uint32_t type, blen, trail, ifid, caplen, origlen;
+        uint64_t alen;
+        size_t bodylen, blen_a;
         const tcps__iface *f;
         int rc;
         if (r->len - r->pos < 8) {
@@ -1357,30 +1358,36 @@ TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
         }
         blen = tcps__rd32(r, p + 4);
         if (blen < 12) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length below 12 bytes");
-        if (blen % 4) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length not a multiple of 4");
-        if (blen > r->cfg.max_record) {
+        /* The spec wants a multiple of 4. Some writers put the unpadded
+           length there; like Wireshark, round it up, and accept either
+           value in the trailer. */
+        alen = ((uint64_t)blen + 3) & ~(uint64_t)3;
+        if (alen > r->cfg.max_record) {
             if (type == TCPS__NG_EPB || type == TCPS__NG_SPB || type == TCPS__NG_PB || type == TCPS__NG_IDB)
                 return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng block above the max_record limit");
             /* a block we do not read: stream past it, then check its trailer */
-            rc = tcps__skip(r, (uint64_t)blen - 4);
+            rc = tcps__skip(r, alen - 4);
             if (rc == TCPS_OK) rc = tcps__fill(r, 4);
             if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
-            if (tcps__rd32(r, r->win + r->pos) != blen)
+            trail = tcps__rd32(r, r->win + r->pos);
+            if (trail != blen && trail != alen)
                 return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
                                      "pcapng block: trailing block length differs from the leading one");
             r->pos += 4;
             continue;
         }
-        if (r->len - r->pos < blen) {
-            rc = tcps__fill(r, blen);
+        blen_a = (size_t)alen;
+        if (r->len - r->pos < blen_a) {
+            rc = tcps__fill(r, blen_a);
             if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
             p = r->win + r->pos;
         }
-        if (tcps__rd32(r, p + blen - 4) != blen)
+        trail = tcps__rd32(r, p + blen_a - 4);
+        if (trail != blen && trail != alen)
             return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
                                  "pcapng block: trailing block length differs from the leading one");
         body = p + 8;
-        bodylen = blen - 12;
+        bodylen = blen_a - 12;
         if (type == TCPS__NG_EPB || type == TCPS__NG_PB) {
             uint64_t ts;
             size_t padded;
@@ -1404,7 +1411,7 @@ TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
             if (caplen > bodylen - 20)
                 return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
                                      "pcapng packet: captured length runs past the end of the block");
-            padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: bodylen is a multiple of 4 */
+            padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: both multiples of 4 */
             fcs = f->fcs_len;
             o.p = body + 20 + padded;
             o.left = bodylen - 20 - padded;
@@ -1440,7 +1447,7 @@ TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
                 if (rc != TCPS_OK) return rc;
             }
             /* NRB, ISB, DSB, custom and unknown blocks: nothing we need */
-            r->pos += blen;
+            r->pos += blen_a;
             continue;
         }
         pkt->frame = ++r->frame;
@@ -1451,7 +1458,7 @@ TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
         pkt->origlen = origlen;
         pkt->snaplen = f->snaplen;
         pkt->data.len = caplen;
-        r->pos += blen;
+        r->pos += blen_a;
         return TCPS_OK;
     }
 }

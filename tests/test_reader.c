@@ -1120,7 +1120,7 @@ Test(truncation, pcapng_cut_at_every_byte) {
 /* ------------------------------------------------------------ sources */
 
 static void build_mixed(capw_buf *b) {
-    uint8_t d[3000];
+    uint8_t d[3300];
     int i;
     capw_opts o;
     fill_pattern(d, sizeof d, 10);
