@@ -1165,8 +1165,27 @@ Test(sources, all_sources_agree) {
     path = temp_path(&b);
     cr_assert_eq(tcps_reader_open_path(&r, path, NULL), TCPS_OK);
     x = drain(r);
-    same_results(ref, x, "path (mapped)");
+    same_results(ref, x, "path (read)");
     free(x);
+    {
+        tcps_reader_config cfg;
+        tcps_packet p;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.flags = TCPS_READER_MMAP;
+        cr_assert_eq(tcps_reader_open_path(&r, path, &cfg), TCPS_OK);
+        x = drain(r);
+        same_results(ref, x, "path (mapped)");
+        free(x);
+        /* mapped: packets point into one mapping, at their file offsets */
+        cr_assert_eq(tcps_reader_open_path(&r, path, &cfg), TCPS_OK);
+        cr_assert_eq(tcps_reader_next(r, &p), TCPS_OK);
+        {
+            const uint8_t *first = p.data.ptr - p.offset;
+            cr_assert_eq(tcps_reader_next(r, &p), TCPS_OK);
+            cr_expect(p.data.ptr - p.offset == first, "zero copy from the mapping");
+        }
+        tcps_reader_close(r);
+    }
     fp = fopen(path, "rb");
     cr_assert_not_null(fp);
     cr_assert_eq(tcps_reader_open_file(&r, fp, NULL), TCPS_OK);
