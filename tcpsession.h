@@ -1014,7 +1014,10 @@ TCPS__PRIVATE int tcps__fill(tcps_reader *r, size_t n) {
             if (r->cap == 0) ncap = TCPS__READ_CHUNK;
             else if (r->cap > SIZE_MAX / 2) ncap = SIZE_MAX;
             else ncap = r->cap * 2;
-            if (ncap > n && n > r->cap && n > TCPS__READ_CHUNK) ncap = n;
+            /* doubling keeps the number of reallocations logarithmic even
+               when every record is a little longer than the last; near
+               the max_record cap, take just what is needed */
+            if (ncap > n && ncap - 64 > r->cfg.max_record) ncap = n;
             p = tcps__realloc(&r->alloc, r->buf, r->cap, ncap);
             if (!p) return TCPS_E_NOMEM;
             r->buf = (uint8_t *)p;

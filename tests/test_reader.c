@@ -947,7 +947,7 @@ Test(pcapng, hostile_blocks) {
     ng_start(&b, 0);
     at = b.len;
     capw_ng_epb(&b, 0, 2, "abcd", 4, 4, NULL);
-    capw_put32(&b, at + 8 + 12, 9);
+    capw_put32(&b, at + 8 + 12, 8); /* 4 bytes held */
     expect_error(&b, TCPS_E_BAD_BLOCK, at, 1, "EPB caplen past the block");
     capw_free(&b);
 
@@ -1434,4 +1434,25 @@ Test(memory, streaming_buffer_stays_small) {
     cr_expect_eq(c.live, 0);
     free(res);
     capw_free(&b);
+}
+
+Test(memory, growing_records_do_not_reallocate_each_time) {
+    capw_buf b;
+    counting c;
+    tcps_reader_config cfg;
+    result *res;
+    uint8_t *d = (uint8_t *)calloc(1, 1u << 20);
+    uint32_t len;
+    capw_init(&b);
+    capw_pcap_header(&b, 0, 0, 1u << 20, 1);
+    for (len = 100000; len < 400000; len += 1000) capw_pcap_record(&b, 1, 0, d, len, len);
+    cfg = counting_config(&c);
+    res = read_cb(b.data, b.len, 1u << 20, &cfg);
+    cr_expect_eq(res->rc, TCPS_DONE);
+    cr_expect_eq(res->n, 300);
+    cr_expect_lt(c.calls, 10, "%ld allocations for 300 growing records", c.calls);
+    cr_expect_lt(c.peak, 1u << 20, "peak %zu", c.peak);
+    free(res);
+    capw_free(&b);
+    free(d);
 }
