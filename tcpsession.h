@@ -232,6 +232,25 @@ typedef struct tcps_reader_config {
 #define TCPS_READER_MMAP 0x1 /* tcps_reader_open_path maps regular files (POSIX)
                                 instead of reading them; see tcps_reader_open_path */
 
+/* The reader.
+   Formats: pcap (microsecond and nanosecond magic, either byte order,
+   versions 2.0-2.4; the FCS length in the upper bits of the link type
+   field becomes fcs_len) and pcapng (any number of sections in either byte
+   order; interface ids restart in each section; EPB, SPB and the obsolete
+   PB are packets, every other block is skipped, streamed past when it is
+   larger than max_record). if_tsresol (10^-n and 2^-n, any n), if_tsoffset
+   (saturating), if_fcslen (in bits, as the spec says) and the epb_flags FCS
+   length (in bytes) are applied. An SPB has no time (ts is 0); its caplen
+   is min(original length, interface snaplen, bytes held). A block length
+   that is not a multiple of 4 is rounded up, as Wireshark does.
+   Errors: empty input, a bad magic: TCPS_E_FORMAT; a cut or malformed file
+   or section header: TCPS_E_BAD_HEADER; input ending inside a record:
+   TCPS_E_TRUNCATED (input ending exactly after a record is TCPS_DONE). The
+   error offset is that of the offending record or block, and every record
+   before it has been returned. Errors are sticky.
+   Memory: the memory source is never copied (packets point into it); the
+   other sources read through one buffer that grows only when full of data
+   that really arrived, and never beyond about max_record. */
 typedef struct tcps_reader tcps_reader;
 
 TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
