@@ -162,6 +162,22 @@ static void check_file(const char *root, const char *rel) {
         cr_expect(e->message && e->message[0], "%s: error message", rel);
     }
     tcps_reader_close(r);
+    /* the mapped (zero-copy) source gives the same answer as reading */
+    {
+        tcps_reader_config cfg;
+        long count2 = 0;
+        int rc2;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.flags = TCPS_READER_MMAP;
+        cr_assert_eq(tcps_reader_open_path(&r, path, &cfg), TCPS_OK);
+        while ((rc2 = tcps_reader_next(r, &pkt)) == TCPS_OK) count2++;
+        if (rc2 != rc || count2 != count) {
+            n_failed++;
+            cr_expect_fail("%s: mapped: %s after %ld packets, read: %s after %ld", rel, tcps_result_name(rc2),
+                           count2, tcps_result_name(rc), count);
+        }
+        tcps_reader_close(r);
+    }
 }
 
 static void walk(const char *root, const char *rel) {
