@@ -879,10 +879,11 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
    and memory-mapped sources the window is the whole input and never moves,
    so packets point straight into it. For FILE*, descriptor and callback
    sources the window is a buffer that starts small and doubles only when it
-   is full of bytes that really arrived, so a record claiming 4 GiB in a
-   short input ends in TCPS_E_TRUNCATED after reading what is there, and
-   nothing larger than cfg.max_record (+ the doubling slack) is ever
-   allocated. Nothing seeks. */
+   is full of bytes that really arrived: a record claiming more than
+   cfg.max_record is TCPS_E_TOO_LARGE before anything is allocated for it,
+   one claiming less but longer than the input is TCPS_E_TRUNCATED after
+   at most twice the bytes that did arrive were allocated, and the buffer
+   never grows past about max_record. Nothing seeks. */
 
 #ifndef TCPS_NO_STDIO
 #if defined(__unix__) || defined(__unix) || defined(__APPLE__)
