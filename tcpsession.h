@@ -49,7 +49,7 @@
                                 default allocator used when the config's
                                 allocator is all NULL (define all or none)
      TCPS_NO_STDIO              no stdio: drops tcps_reader_open_file/_path
-     TCPS_NO_MMAP               tcps_reader_open_path reads instead of mapping
+     TCPS_NO_MMAP               no mmap code: TCPS_READER_MMAP is ignored
 
    MEMORY
      Every allocation goes through the allocator in the config struct
@@ -225,8 +225,32 @@ typedef struct tcps_reader_config {
     tcps_allocator allocator;
     uint32_t max_record; /* largest block/record accepted, default 64 MiB */
     uint32_t max_interfaces; /* pcapng interfaces per section, default 65536 */
+    uint32_t flags;          /* TCPS_READER_* */
 } tcps_reader_config;
 
+/* tcps_reader_config.flags */
+#define TCPS_READER_MMAP 0x1 /* tcps_reader_open_path maps regular files (POSIX)
+                                instead of reading them; see tcps_reader_open_path */
+
+/* The reader.
+   Formats: pcap (microsecond and nanosecond magic, either byte order,
+   versions 2.0-2.4; the FCS length in the upper bits of the link type
+   field becomes fcs_len) and pcapng (any number of sections in either byte
+   order; interface ids restart in each section; EPB, SPB and the obsolete
+   PB are packets, every other block is skipped, streamed past when it is
+   larger than max_record). if_tsresol (10^-n and 2^-n, any n), if_tsoffset
+   (saturating), if_fcslen (in bits, as the spec says) and the epb_flags FCS
+   length (in bytes) are applied. An SPB has no time (ts is 0); its caplen
+   is min(original length, interface snaplen, bytes held). A block length
+   that is not a multiple of 4 is rounded up, as Wireshark does.
+   Errors: empty input, a bad magic: TCPS_E_FORMAT; a cut or malformed file
+   or section header: TCPS_E_BAD_HEADER; input ending inside a record:
+   TCPS_E_TRUNCATED (input ending exactly after a record is TCPS_DONE). The
+   error offset is that of the offending record or block, and every record
+   before it has been returned. Errors are sticky.
+   Memory: the memory source is never copied (packets point into it); the
+   other sources read through one buffer that grows only when full of data
+   that really arrived, and never beyond about max_record. */
 typedef struct tcps_reader tcps_reader;
 
 TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
@@ -236,7 +260,12 @@ TCPS_API int tcps_reader_open_callback(tcps_reader **out, tcps_read_fn read, voi
 #ifndef TCPS_NO_STDIO
 /* The FILE* stays the caller's: tcps_reader_close does not close it. */
 TCPS_API int tcps_reader_open_file(tcps_reader **out, FILE *fp, const tcps_reader_config *cfg);
-/* "-" is stdin. Regular files are memory-mapped where possible. */
+/* "-" is stdin (read, never closed). Files are read in chunks through a
+   buffer; with TCPS_READER_MMAP in cfg->flags, regular files are
+   memory-mapped instead (POSIX, unless TCPS_NO_MMAP), so packets point into
+   the mapping. Reading is the default because it measured faster: mapping
+   costs a page fault per page on first touch (about 8x slower than read()
+   on a virtual machine) and the reader touches every byte once anyway. */
 TCPS_API int tcps_reader_open_path(tcps_reader **out, const char *path,
                                    const tcps_reader_config *cfg);
 #endif
@@ -843,9 +872,826 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
 
 /* ------------------------------------------------------ section: reader --
    Owns: tcps_reader (pcap and pcapng parsing, input sources). Produces
-   tcps_packet views. Touches only the common section. */
+   tcps_packet views. Touches only the common section.
 
-/* (reader implementation) */
+   The reader looks at its input through a window: win[0..len) holds the
+   input bytes from offset base, and pos is the next unread byte. For memory
+   and memory-mapped sources the window is the whole input and never moves,
+   so packets point straight into it. For FILE*, descriptor and callback
+   sources the window is a buffer that starts small and doubles only when it
+   is full of bytes that really arrived: a record claiming more than
+   cfg.max_record is TCPS_E_TOO_LARGE before anything is allocated for it,
+   one claiming less but longer than the input is TCPS_E_TRUNCATED after
+   at most twice the bytes that did arrive were allocated, and the buffer
+   never grows past about max_record. Nothing seeks. */
+
+#ifndef TCPS_NO_STDIO
+#if defined(__unix__) || defined(__unix) || defined(__APPLE__)
+#define TCPS__POSIX_IO 1
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#ifndef TCPS_NO_MMAP
+#define TCPS__MMAP 1
+#include <sys/mman.h>
+#endif
+#endif
+#endif
+
+#define TCPS__DEFAULT_MAX_RECORD (64u * 1024u * 1024u)
+#define TCPS__DEFAULT_MAX_INTERFACES 65536u
+#define TCPS__READ_CHUNK ((size_t)128 * 1024)
+
+#define TCPS__RD_START 0
+#define TCPS__RD_RUN 1
+#define TCPS__RD_DONE 2
+#define TCPS__RD_ERROR 3
+
+#define TCPS__SRC_MEM 0  /* memory buffer or mapped file: zero copy */
+#define TCPS__SRC_READ 1 /* read function into the buffer */
+
+#define TCPS__NG_SHB 0x0A0D0D0Au
+#define TCPS__NG_IDB 1u
+#define TCPS__NG_PB 2u
+#define TCPS__NG_SPB 3u
+#define TCPS__NG_EPB 6u
+#define TCPS__NG_BOM 0x1A2B3C4Du
+
+/* timestamp units of a pcapng interface */
+#define TCPS__TS_DEC 0   /* 10^-e, e <= 9: div = 10^e, mul = 10^(9-e) */
+#define TCPS__TS_DECF 1  /* 10^-e, e > 9: div = 10^e (0 if > 10^19), ndiv = 10^(e-9) (0 if too big) */
+#define TCPS__TS_BIN 2   /* 2^-e */
+
+typedef struct tcps__iface {
+    uint32_t linktype;
+    uint32_t snaplen;
+    int32_t fcs_len;
+    uint32_t ts_kind;
+    uint32_t ts_exp;
+    uint64_t ts_div;
+    uint64_t ts_mul; /* TS_DEC: multiplier to nanoseconds; TS_DECF: divisor to nanoseconds */
+    int64_t ts_offset;
+} tcps__iface;
+
+struct tcps_reader {
+    tcps_allocator alloc;
+    tcps_reader_config cfg;
+    tcps_error err;
+    int format;
+    int state;
+    int big_endian; /* integers of the current file/section */
+    /* window on the input */
+    const uint8_t *win;
+    size_t len, pos;
+    uint64_t base;
+    /* streaming source */
+    int src;
+    int eof;
+    uint8_t *buf;
+    size_t cap;
+    tcps_read_fn read;
+    void *read_user;
+#ifndef TCPS_NO_STDIO
+    FILE *fp;
+    int close_fp;
+#ifdef TCPS__POSIX_IO
+    int fd, close_fd;
+#endif
+#ifdef TCPS__MMAP
+    void *map;
+    size_t map_size;
+#endif
+#endif
+    uint64_t frame;
+    /* pcap */
+    int pcap_nsec;
+    int pcap_swapped_lengths; /* 0 no, 1 yes, 2 when caplen > origlen (v2.3) */
+    uint32_t pcap_linktype, pcap_snaplen;
+    int32_t pcap_fcs_len;
+    /* pcapng */
+    uint32_t sections; /* section headers seen */
+    tcps__iface *ifs;
+    size_t n_ifs, cap_ifs;
+};
+
+static const uint64_t tcps__pow10[20] = {1ull,
+                                         10ull,
+                                         100ull,
+                                         1000ull,
+                                         10000ull,
+                                         100000ull,
+                                         1000000ull,
+                                         10000000ull,
+                                         100000000ull,
+                                         1000000000ull,
+                                         10000000000ull,
+                                         100000000000ull,
+                                         1000000000000ull,
+                                         10000000000000ull,
+                                         100000000000000ull,
+                                         1000000000000000ull,
+                                         10000000000000000ull,
+                                         100000000000000000ull,
+                                         1000000000000000000ull,
+                                         10000000000000000000ull};
+
+TCPS__PRIVATE uint16_t tcps__rd16(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be16(p) : tcps__le16(p);
+}
+TCPS__PRIVATE uint32_t tcps__rd32(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be32(p) : tcps__le32(p);
+}
+TCPS__PRIVATE uint64_t tcps__rd64(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be64(p) : tcps__le64(p);
+}
+
+TCPS__PRIVATE int tcps__rd_fail(tcps_reader *r, int code, uint64_t offset, const char *msg) {
+    tcps__set_error(&r->err, code, offset, msg);
+    r->state = TCPS__RD_ERROR;
+    return code;
+}
+
+/* Make at least n bytes available at r->pos. TCPS_OK; TCPS_DONE when the
+   input ends first (r->len - r->pos tells how many there are); or
+   TCPS_E_NOMEM / TCPS_E_IO. */
+TCPS__PRIVATE int tcps__fill(tcps_reader *r, size_t n) {
+    if (r->len - r->pos >= n) return TCPS_OK;
+    if (r->src == TCPS__SRC_MEM || r->eof) return TCPS_DONE;
+    if (r->pos) { /* keep only the unread tail */
+        size_t keep = r->len - r->pos;
+        if (keep) memmove(r->buf, r->buf + r->pos, keep);
+        r->base += r->pos;
+        r->len = keep;
+        r->pos = 0;
+    }
+    while (r->len < n) {
+        ptrdiff_t got;
+        if (r->len == r->cap) { /* full of real data: grow */
+            size_t ncap;
+            void *p;
+            if (r->cap == 0) ncap = TCPS__READ_CHUNK;
+            else if (r->cap > SIZE_MAX / 2) ncap = SIZE_MAX;
+            else ncap = r->cap * 2;
+            /* doubling keeps the number of reallocations logarithmic even
+               when every record is a little longer than the last; near
+               the max_record cap, take just what is needed */
+            if (ncap > n && ncap - 64 > r->cfg.max_record) ncap = n;
+            p = tcps__realloc(&r->alloc, r->buf, r->cap, ncap);
+            if (!p) return TCPS_E_NOMEM;
+            r->buf = (uint8_t *)p;
+            r->cap = ncap;
+        }
+        r->win = r->buf;
+        got = r->read(r->read_user, r->buf + r->len, r->cap - r->len);
+        if (got < 0 || (size_t)got > r->cap - r->len) return TCPS_E_IO;
+        if (got == 0) {
+            r->eof = 1;
+            return TCPS_DONE;
+        }
+        r->len += (size_t)got;
+    }
+    return TCPS_OK;
+}
+
+/* Skip n bytes from r->pos without holding them. TCPS_OK, TCPS_DONE if the
+   input ends first, or an error. */
+TCPS__PRIVATE int tcps__skip(tcps_reader *r, uint64_t n) {
+    for (;;) {
+        size_t have = r->len - r->pos;
+        int rc;
+        if ((uint64_t)have >= n) {
+            r->pos += (size_t)n;
+            return TCPS_OK;
+        }
+        r->pos = r->len;
+        n -= have;
+        rc = tcps__fill(r, 1);
+        if (rc != TCPS_OK) return rc;
+    }
+}
+
+/* fill() did not give what a record needs: end of input, truncation or an
+   I/O error. at_start: no byte of this record has been read yet. */
+TCPS__PRIVATE int tcps__rd_short(tcps_reader *r, int rc, uint64_t off, int at_start, const char *msg) {
+    if (rc == TCPS_E_NOMEM) return tcps__rd_fail(r, rc, off, "out of memory growing the read buffer");
+    if (rc < 0) return tcps__rd_fail(r, TCPS_E_IO, off, "read error (the read function failed)");
+    if (at_start && r->len == r->pos) {
+        r->state = TCPS__RD_DONE;
+        return TCPS_DONE;
+    }
+    return tcps__rd_fail(r, TCPS_E_TRUNCATED, off, msg);
+}
+
+/* ---- timestamps */
+
+TCPS__PRIVATE void tcps__ts_setup(tcps__iface *f, uint8_t resol) {
+    uint32_t e = resol & 0x7fu;
+    f->ts_exp = e;
+    f->ts_div = 0;
+    f->ts_mul = 0;
+    if (resol & 0x80u) {
+        f->ts_kind = TCPS__TS_BIN;
+    } else if (e <= 9) {
+        f->ts_kind = TCPS__TS_DEC;
+        f->ts_div = tcps__pow10[e];
+        f->ts_mul = tcps__pow10[9 - e];
+    } else {
+        f->ts_kind = TCPS__TS_DECF;
+        f->ts_div = e <= 19 ? tcps__pow10[e] : 0;
+        f->ts_mul = e - 9 <= 19 ? tcps__pow10[e - 9] : 0;
+    }
+}
+
+/* floor(x * 10^9 / 2^e) for 1 <= e <= 127, in 128-bit arithmetic made of
+   64-bit halves. x < 2^e, so the result is below 10^9. */
+TCPS__PRIVATE uint64_t tcps__mul1e9_shr(uint64_t x, uint32_t e) {
+    uint64_t lo = (x & 0xffffffffu) * 1000000000u; /* < 2^62 */
+    uint64_t hi = (x >> 32) * 1000000000u;         /* < 2^62 */
+    uint64_t L = lo + (hi << 32);
+    uint64_t H = (hi >> 32) + (L < lo ? 1u : 0u);
+    if (e >= 64) return H >> (e - 64);
+    return (L >> e) | (H << (64 - e));
+}
+
+TCPS__PRIVATE int64_t tcps__add_sat(int64_t a, int64_t b) {
+    if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+    return a + b;
+}
+
+TCPS__PRIVATE tcps_time tcps__ts_convert(const tcps__iface *f, uint64_t t) {
+    uint64_t s, ns;
+    tcps_time out;
+    switch (f->ts_kind) {
+    case TCPS__TS_DEC:
+        s = t / f->ts_div;
+        ns = (t - s * f->ts_div) * f->ts_mul;
+        break;
+    case TCPS__TS_DECF:
+        if (f->ts_div) {
+            s = t / f->ts_div;
+            ns = (t - s * f->ts_div) / f->ts_mul;
+        } else {
+            s = 0;
+            ns = f->ts_mul ? t / f->ts_mul : 0;
+        }
+        break;
+    default:
+        if (f->ts_exp == 0) {
+            s = t;
+            ns = 0;
+        } else if (f->ts_exp < 64) {
+            s = t >> f->ts_exp;
+            ns = tcps__mul1e9_shr(t & ((((uint64_t)1) << f->ts_exp) - 1), f->ts_exp);
+        } else {
+            s = 0;
+            ns = tcps__mul1e9_shr(t, f->ts_exp);
+        }
+        break;
+    }
+    out.sec = tcps__add_sat(s > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)s, f->ts_offset);
+    out.nsec = (uint32_t)ns;
+    return out;
+}
+
+/* ---- pcapng options: code, length, value padded to 4 bytes */
+
+typedef struct tcps__opts {
+    const uint8_t *p;
+    size_t left;
+} tcps__opts;
+
+/* 1: one option in code, val, vlen; 0: the end; -1: malformed (runs past
+   the block). */
+TCPS__PRIVATE int tcps__opt_next(const tcps_reader *r, tcps__opts *o, uint32_t *code,
+                                 const uint8_t **val, size_t *vlen) {
+    size_t l, padded;
+    if (o->left == 0) return 0;
+    if (o->left < 4) return -1;
+    *code = tcps__rd16(r, o->p);
+    l = tcps__rd16(r, o->p + 2);
+    if (*code == 0) return 0; /* opt_endofopt */
+    padded = (l + 3) & ~(size_t)3;
+    if (padded > o->left - 4) return -1;
+    *val = o->p + 4;
+    *vlen = l;
+    o->p += 4 + padded;
+    o->left -= 4 + padded;
+    return 1;
+}
+
+/* Walk options only to check their bounds. */
+TCPS__PRIVATE int tcps__opts_valid(const tcps_reader *r, const uint8_t *p, size_t size) {
+    tcps__opts o;
+    uint32_t code;
+    const uint8_t *val;
+    size_t vlen;
+    int rc;
+    o.p = p;
+    o.left = size;
+    while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+    }
+    return rc == 0;
+}
+
+/* ---- file header */
+
+TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r);
+
+TCPS__PRIVATE int tcps__read_header(tcps_reader *r) {
+    const uint8_t *p;
+    uint32_t magic, lt;
+    uint16_t major, minor;
+    int rc = tcps__fill(r, 4);
+    if (rc < 0) return tcps__rd_short(r, rc, 0, 0, NULL);
+    if (rc == TCPS_DONE)
+        return tcps__rd_fail(r, TCPS_E_FORMAT, 0,
+                             r->len == r->pos ? "empty input (not a capture)"
+                                              : "input too short to be a capture");
+    p = r->win + r->pos;
+    magic = tcps__le32(p);
+    r->state = TCPS__RD_RUN;
+    if (magic == TCPS__NG_SHB) {
+        r->format = TCPS_FORMAT_PCAPNG;
+        return tcps__ng_shb(r);
+    }
+    if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) r->big_endian = 0;
+    else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) r->big_endian = 1;
+    else return tcps__rd_fail(r, TCPS_E_FORMAT, 0, "unknown magic number: not a pcap or pcapng file");
+    r->pcap_nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+    rc = tcps__fill(r, 24);
+    if (rc < 0) return tcps__rd_short(r, rc, 0, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, 0, "pcap file header cut short");
+    p = r->win + r->pos;
+    major = tcps__rd16(r, p + 4);
+    minor = tcps__rd16(r, p + 6);
+    /* As libpcap: 2.0 to 2.4, and 543.0 (DG/UX). Before 2.3 caplen and
+       len were written the other way round; 2.3 files have either order. */
+    if (major == 2 && minor <= 4) r->pcap_swapped_lengths = minor < 3 ? 1 : minor == 3 ? 2 : 0;
+    else if (major == 543 && minor == 0) r->pcap_swapped_lengths = 1;
+    else return tcps__rd_fail(r, TCPS_E_VERSION, 0, "unsupported pcap version (not 2.0 to 2.4)");
+    r->pcap_snaplen = tcps__rd32(r, p + 16);
+    lt = tcps__rd32(r, p + 20);
+    /* low 16 bits: link type; bit 26 (P): bits 28-31 hold the FCS length
+       in 16-bit words; the other bits are reserved and ignored. */
+    r->pcap_linktype = lt & 0xffffu;
+    r->pcap_fcs_len = (lt & 0x04000000u) ? (int32_t)(((lt >> 28) & 0xfu) * 2u) : -1;
+    r->format = TCPS_FORMAT_PCAP;
+    r->pos += 24;
+    return TCPS_OK;
+}
+
+/* ---- pcap records */
+
+TCPS__PRIVATE int tcps__pcap_next(tcps_reader *r, tcps_packet *pkt) {
+    const uint8_t *p;
+    uint32_t sec, frac, caplen, origlen;
+    uint64_t off = r->base + r->pos;
+    int rc;
+    if (r->len - r->pos < 16) {
+        rc = tcps__fill(r, 16);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcap record header cut short");
+    }
+    p = r->win + r->pos;
+    sec = tcps__rd32(r, p);
+    frac = tcps__rd32(r, p + 4);
+    caplen = tcps__rd32(r, p + 8);
+    origlen = tcps__rd32(r, p + 12);
+    if (r->pcap_swapped_lengths && (r->pcap_swapped_lengths == 1 || caplen > origlen)) {
+        uint32_t t = caplen;
+        caplen = origlen;
+        origlen = t;
+    }
+    if (caplen > r->cfg.max_record)
+        return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off,
+                             "pcap record: captured length above the max_record limit");
+    if (r->len - r->pos - 16 < caplen) {
+        rc = tcps__fill(r, 16 + (size_t)caplen);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcap record data cut short");
+        p = r->win + r->pos;
+    }
+    pkt->ts.sec = sec;
+    if (r->pcap_nsec) {
+        pkt->ts.sec += frac / 1000000000u;
+        pkt->ts.nsec = frac % 1000000000u;
+    } else if (frac < 1000000u) {
+        pkt->ts.nsec = frac * 1000u;
+    } else { /* out-of-range microseconds: carry into seconds */
+        pkt->ts.sec += frac / 1000000u;
+        pkt->ts.nsec = frac % 1000000u * 1000u;
+    }
+    pkt->frame = ++r->frame;
+    pkt->offset = off;
+    pkt->linktype = r->pcap_linktype;
+    pkt->interface = 0;
+    pkt->section = 0;
+    pkt->origlen = origlen;
+    pkt->snaplen = r->pcap_snaplen;
+    pkt->fcs_len = r->pcap_fcs_len;
+    pkt->data.ptr = p + 16;
+    pkt->data.len = caplen;
+    r->pos += 16 + (size_t)caplen;
+    return TCPS_OK;
+}
+
+/* ---- pcapng blocks */
+
+/* Section header block at r->pos (its type already seen). */
+TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r) {
+    const uint8_t *p;
+    uint64_t off = r->base + r->pos;
+    uint32_t blen, bom, trail;
+    uint64_t alen;
+    uint16_t major;
+    int first = r->sections == 0;
+    int cut = first ? TCPS_E_BAD_HEADER : TCPS_E_TRUNCATED;
+    int rc = tcps__fill(r, 12);
+    if (rc < 0) return tcps__rd_short(r, rc, off, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, cut, off, "pcapng section header block cut short");
+    p = r->win + r->pos;
+    bom = tcps__le32(p + 8);
+    if (bom == TCPS__NG_BOM) r->big_endian = 0;
+    else if (tcps__be32(p + 8) == TCPS__NG_BOM) r->big_endian = 1;
+    else return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: bad byte-order magic");
+    blen = tcps__rd32(r, p + 4);
+    if (blen < 28) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header block shorter than 28 bytes");
+    alen = ((uint64_t)blen + 3) & ~(uint64_t)3; /* see tcps__ng_next */
+    if (alen > r->cfg.max_record)
+        return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng section header block above the max_record limit");
+    rc = tcps__fill(r, (size_t)alen);
+    if (rc < 0) return tcps__rd_short(r, rc, off, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, cut, off, "pcapng section header block cut short");
+    p = r->win + r->pos;
+    trail = tcps__rd32(r, p + (size_t)alen - 4);
+    if (trail != blen && trail != alen)
+        return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off,
+                             "pcapng section header: trailing block length differs from the leading one");
+    major = tcps__rd16(r, p + 12);
+    if (major != 1) return tcps__rd_fail(r, TCPS_E_VERSION, off, "unsupported pcapng major version (not 1)");
+    if (!tcps__opts_valid(r, p + 24, (size_t)alen - 28))
+        return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: an option runs past the block");
+    if (r->sections < UINT32_MAX) r->sections++;
+    r->n_ifs = 0; /* interface ids restart in each section */
+    r->pos += (size_t)alen;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE int tcps__ng_idb(tcps_reader *r, const uint8_t *body, size_t blen_body, uint64_t off) {
+    tcps__iface f;
+    tcps__opts o;
+    uint32_t code;
+    const uint8_t *val;
+    size_t vlen;
+    uint8_t resol = 6;
+    int rc;
+    if (blen_body < 8)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng interface description block too short");
+    if (r->n_ifs >= r->cfg.max_interfaces)
+        return tcps__rd_fail(r, TCPS_E_LIMIT, off, "pcapng section has more interfaces than max_interfaces");
+    memset(&f, 0, sizeof f);
+    f.linktype = tcps__rd16(r, body);
+    f.snaplen = tcps__rd32(r, body + 4);
+    f.fcs_len = -1;
+    o.p = body + 8;
+    o.left = blen_body - 8;
+    while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+        if (code == 9 && vlen == 1) resol = val[0];                /* if_tsresol */
+        else if (code == 13 && vlen == 1) f.fcs_len = val[0] / 8;  /* if_fcslen, in bits */
+        else if (code == 14 && vlen == 8) f.ts_offset = (int64_t)tcps__rd64(r, val); /* if_tsoffset */
+    }
+    if (rc < 0)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng interface description: an option runs past the block");
+    tcps__ts_setup(&f, resol);
+    if (r->n_ifs == r->cap_ifs) {
+        void *arr = r->ifs;
+        if (tcps__grow(&r->alloc, &arr, &r->cap_ifs, r->n_ifs + 1, sizeof f) != TCPS_OK)
+            return tcps__rd_fail(r, TCPS_E_NOMEM, off, "out of memory for pcapng interfaces");
+        r->ifs = (tcps__iface *)arr;
+    }
+    r->ifs[r->n_ifs++] = f;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
+    for (;;) {
+        const uint8_t *p, *body;
+        uint64_t off = r->base + r->pos;
+        uint32_t type, blen, trail, ifid, caplen, origlen;
+        uint64_t alen;
+        size_t bodylen, blen_a;
+        const tcps__iface *f;
+        int rc;
+        if (r->len - r->pos < 8) {
+            rc = tcps__fill(r, 8);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcapng block header cut short");
+        }
+        p = r->win + r->pos;
+        type = tcps__rd32(r, p);
+        if (type == TCPS__NG_SHB) {
+            rc = tcps__ng_shb(r);
+            if (rc != TCPS_OK) return rc;
+            continue;
+        }
+        blen = tcps__rd32(r, p + 4);
+        if (blen < 12) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length below 12 bytes");
+        /* The spec wants a multiple of 4. Some writers put the unpadded
+           length there; like Wireshark, round it up, and accept either
+           value in the trailer. */
+        alen = ((uint64_t)blen + 3) & ~(uint64_t)3;
+        if (alen > r->cfg.max_record) {
+            if (type == TCPS__NG_EPB || type == TCPS__NG_SPB || type == TCPS__NG_PB || type == TCPS__NG_IDB)
+                return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng block above the max_record limit");
+            /* a block we do not read: stream past it, then check its trailer */
+            rc = tcps__skip(r, alen - 4);
+            if (rc == TCPS_OK) rc = tcps__fill(r, 4);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
+            trail = tcps__rd32(r, r->win + r->pos);
+            if (trail != blen && trail != alen)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     "pcapng block: trailing block length differs from the leading one");
+            r->pos += 4;
+            continue;
+        }
+        blen_a = (size_t)alen;
+        if (r->len - r->pos < blen_a) {
+            rc = tcps__fill(r, blen_a);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
+            p = r->win + r->pos;
+        }
+        trail = tcps__rd32(r, p + blen_a - 4);
+        if (trail != blen && trail != alen)
+            return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                 "pcapng block: trailing block length differs from the leading one");
+        body = p + 8;
+        bodylen = blen_a - 12;
+        if (type == TCPS__NG_EPB || type == TCPS__NG_PB) {
+            uint64_t ts;
+            size_t padded;
+            int32_t fcs;
+            tcps__opts o;
+            uint32_t code;
+            const uint8_t *val;
+            size_t vlen;
+            if (bodylen < 20)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     type == TCPS__NG_EPB ? "pcapng enhanced packet block too short"
+                                                          : "pcapng packet block too short");
+            ifid = type == TCPS__NG_EPB ? tcps__rd32(r, body) : tcps__rd16(r, body);
+            if (ifid >= r->n_ifs)
+                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                                     "pcapng packet names an interface not described in its section");
+            f = &r->ifs[ifid];
+            ts = ((uint64_t)tcps__rd32(r, body + 4) << 32) | tcps__rd32(r, body + 8);
+            caplen = tcps__rd32(r, body + 12);
+            origlen = tcps__rd32(r, body + 16);
+            if (caplen > bodylen - 20)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     "pcapng packet: captured length runs past the end of the block");
+            padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: both multiples of 4 */
+            fcs = f->fcs_len;
+            o.p = body + 20 + padded;
+            o.left = bodylen - 20 - padded;
+            while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+                if (code == 2 && vlen == 4) { /* epb_flags: bits 5-8 FCS length in bytes */
+                    uint32_t bits = (tcps__rd32(r, val) >> 5) & 0xfu;
+                    if (bits) fcs = (int32_t)bits;
+                }
+            }
+            if (rc < 0)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng packet: an option runs past the block");
+            pkt->ts = tcps__ts_convert(f, ts);
+            pkt->fcs_len = fcs;
+            pkt->data.ptr = body + 20;
+        } else if (type == TCPS__NG_SPB) {
+            if (bodylen < 4)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng simple packet block too short");
+            ifid = 0;
+            if (r->n_ifs == 0)
+                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                                     "pcapng simple packet block before any interface description");
+            f = &r->ifs[0];
+            origlen = tcps__rd32(r, body);
+            caplen = (uint32_t)TCPS__MIN((size_t)origlen, bodylen - 4);
+            if (f->snaplen && caplen > f->snaplen) caplen = f->snaplen;
+            pkt->ts.sec = 0;
+            pkt->ts.nsec = 0;
+            pkt->fcs_len = f->fcs_len;
+            pkt->data.ptr = body + 4;
+        } else {
+            if (type == TCPS__NG_IDB) {
+                rc = tcps__ng_idb(r, body, bodylen, off);
+                if (rc != TCPS_OK) return rc;
+            }
+            /* NRB, ISB, DSB, custom and unknown blocks: nothing we need */
+            r->pos += blen_a;
+            continue;
+        }
+        pkt->frame = ++r->frame;
+        pkt->offset = off;
+        pkt->linktype = f->linktype;
+        pkt->interface = ifid;
+        pkt->section = r->sections - 1;
+        pkt->origlen = origlen;
+        pkt->snaplen = f->snaplen;
+        pkt->data.len = caplen;
+        r->pos += blen_a;
+        return TCPS_OK;
+    }
+}
+
+/* ---- public API */
+
+TCPS_API int tcps_reader_next(tcps_reader *r, tcps_packet *pkt) {
+    int rc;
+    if (!r) return TCPS_E_ARG;
+    if (r->state == TCPS__RD_ERROR) return r->err.code;
+    if (r->state == TCPS__RD_DONE) return TCPS_DONE;
+    if (!pkt) return TCPS_E_ARG;
+    if (r->state == TCPS__RD_START) {
+        rc = tcps__read_header(r);
+        if (rc != TCPS_OK) return rc;
+    }
+    if (r->format == TCPS_FORMAT_PCAP) return tcps__pcap_next(r, pkt);
+    return tcps__ng_next(r, pkt);
+}
+
+TCPS__PRIVATE int tcps__reader_new(tcps_reader **out, const tcps_reader_config *cfg) {
+    tcps_allocator a;
+    tcps_reader *r;
+    if (tcps__alloc_init(&a, cfg ? &cfg->allocator : NULL) != TCPS_OK) return TCPS_E_ARG;
+    r = (tcps_reader *)tcps__calloc(&a, 1, sizeof *r);
+    if (!r) return TCPS_E_NOMEM;
+    r->alloc = a;
+    if (cfg) r->cfg = *cfg;
+    r->cfg.allocator = a;
+    if (!r->cfg.max_record) r->cfg.max_record = TCPS__DEFAULT_MAX_RECORD;
+    if (!r->cfg.max_interfaces) r->cfg.max_interfaces = TCPS__DEFAULT_MAX_INTERFACES;
+    tcps__set_error(&r->err, TCPS_OK, 0, NULL);
+    r->state = TCPS__RD_START;
+#if !defined(TCPS_NO_STDIO) && defined(TCPS__POSIX_IO)
+    r->fd = -1;
+#endif
+    *out = r;
+    return TCPS_OK;
+}
+
+TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
+                                     const tcps_reader_config *cfg) {
+    tcps_reader *r;
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!data && size) return TCPS_E_ARG;
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) return rc;
+    r->src = TCPS__SRC_MEM;
+    r->win = (const uint8_t *)data;
+    r->len = size;
+    *out = r;
+    return TCPS_OK;
+}
+
+TCPS_API int tcps_reader_open_callback(tcps_reader **out, tcps_read_fn read, void *read_user,
+                                       const tcps_reader_config *cfg) {
+    tcps_reader *r;
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!read) return TCPS_E_ARG;
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) return rc;
+    r->src = TCPS__SRC_READ;
+    r->read = read;
+    r->read_user = read_user;
+    *out = r;
+    return TCPS_OK;
+}
+
+#ifndef TCPS_NO_STDIO
+TCPS__PRIVATE ptrdiff_t tcps__read_file(void *user, void *buf, size_t len) {
+    FILE *fp = (FILE *)user;
+    size_t n = fread(buf, 1, len, fp);
+    if (n == 0 && ferror(fp)) return -1;
+    return (ptrdiff_t)n;
+}
+
+TCPS_API int tcps_reader_open_file(tcps_reader **out, FILE *fp, const tcps_reader_config *cfg) {
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!fp) return TCPS_E_ARG;
+    rc = tcps_reader_open_callback(out, tcps__read_file, fp, cfg);
+    if (rc == TCPS_OK) (*out)->fp = fp;
+    return rc;
+}
+
+#ifdef TCPS__POSIX_IO
+TCPS__PRIVATE ptrdiff_t tcps__read_fd(void *user, void *buf, size_t len) {
+    tcps_reader *r = (tcps_reader *)user;
+    ssize_t n;
+    if (len > ((size_t)1 << 30)) len = (size_t)1 << 30;
+    do {
+        n = read(r->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : (ptrdiff_t)n;
+}
+#endif
+
+TCPS_API int tcps_reader_open_path(tcps_reader **out, const char *path, const tcps_reader_config *cfg) {
+    int rc;
+#ifdef TCPS__POSIX_IO
+    int fd;
+    tcps_reader *r;
+#ifdef TCPS__MMAP
+    struct stat st;
+#endif
+#else
+    FILE *fp;
+#endif
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!path) return TCPS_E_ARG;
+#ifdef TCPS__POSIX_IO
+    if (strcmp(path, "-") == 0) {
+        fd = 0; /* stdin: read, never mapped, never closed */
+    } else {
+        do {
+            fd = open(path, O_RDONLY);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) return TCPS_E_IO;
+    }
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) {
+        if (fd != 0) close(fd);
+        return rc;
+    }
+#ifdef TCPS__MMAP
+    if ((r->cfg.flags & TCPS_READER_MMAP) && fd != 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            r->map = m;
+            r->map_size = (size_t)st.st_size;
+            r->src = TCPS__SRC_MEM;
+            r->win = (const uint8_t *)m;
+            r->len = r->map_size;
+            *out = r;
+            return TCPS_OK;
+        }
+    }
+#endif
+    r->src = TCPS__SRC_READ;
+    r->read = tcps__read_fd;
+    r->read_user = r;
+    r->fd = fd;
+    r->close_fd = fd != 0;
+    *out = r;
+    return TCPS_OK;
+#else
+    if (strcmp(path, "-") == 0) return tcps_reader_open_file(out, stdin, cfg);
+    fp = fopen(path, "rb");
+    if (!fp) return TCPS_E_IO;
+    rc = tcps_reader_open_file(out, fp, cfg);
+    if (rc != TCPS_OK) {
+        fclose(fp);
+        return rc;
+    }
+    (*out)->close_fp = 1;
+    return TCPS_OK;
+#endif
+}
+#endif /* TCPS_NO_STDIO */
+
+TCPS_API void tcps_reader_close(tcps_reader *r) {
+    tcps_allocator a;
+    if (!r) return;
+    a = r->alloc;
+#ifndef TCPS_NO_STDIO
+    if (r->close_fp && r->fp) fclose(r->fp);
+#ifdef TCPS__MMAP
+    if (r->map) munmap(r->map, r->map_size);
+#endif
+#ifdef TCPS__POSIX_IO
+    if (r->close_fd && r->fd >= 0) close(r->fd);
+#endif
+#endif
+    tcps__free(&a, r->buf, r->cap);
+    tcps__free(&a, r->ifs, r->cap_ifs * sizeof *r->ifs);
+    tcps__free(&a, r, sizeof *r);
+}
+
+TCPS_API const tcps_error *tcps_reader_error(const tcps_reader *r) { return r ? &r->err : NULL; }
+
+TCPS_API int tcps_reader_format(const tcps_reader *r) { return r ? r->format : 0; }
+
+TCPS_API uint64_t tcps_reader_offset(const tcps_reader *r) { return r ? r->base + r->pos : 0; }
+
+TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_config *out) {
+    if (r && out) *out = r->cfg;
+}
 
 /* ---------------------------------------------------- end section: reader */
 
