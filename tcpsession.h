@@ -870,6 +870,7 @@ typedef struct tcps__frag {
     struct tcps__frag *older, *newer; /* age list, oldest first */
     uint32_t hash, id;
     uint8_t version, proto, have_first, have_last;
+    uint8_t next;                     /* protocol after the fragment header (offset 0) */
     uint8_t src[16], dst[16];
     tcps_time deadline;               /* first fragment time + timeout */
     uint32_t total;                   /* datagram payload length, once the last fragment is in */
@@ -1405,7 +1406,7 @@ TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, co
     }
     if (off == 0) {
         f->have_first = 1;
-        if (version == 6) f->proto = (uint8_t)proto; /* key_proto is 0 for v6 */
+        f->next = (uint8_t)proto; /* IPv6: from the first fragment, as RFC 8200 says */
     }
 
     /* copy what is not there yet (first copy wins), then merge the range */
@@ -1447,7 +1448,7 @@ TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, co
         d->nheld++;
         *out = f->data;
         *outlen = f->total;
-        *out_proto = f->proto;
+        *out_proto = f->next;
         d->frag_bytes -= f->cap;
         f->mem -= f->cap;
         f->data = NULL;

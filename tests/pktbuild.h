@@ -86,7 +86,7 @@ PB_FN void pb_init(pb_buf *b) {
     b->l4_pos = 0;
     b->l4_pending = 0;
 }
-static const uint8_t *pb_data(const pb_buf *b) { return b->mem + b->start; }
+PB_FN const uint8_t *pb_data(const pb_buf *b) { return b->mem + b->start; }
 PB_FN size_t pb_len(const pb_buf *b) { return b->end - b->start; }
 
 PB_FN uint8_t *pb_prepend(pb_buf *b, const void *p, size_t n) {
