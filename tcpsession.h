@@ -960,7 +960,9 @@ TCPS__PRIVATE int tcps__tcp_csum_ok(const tcps_segment *seg, const uint8_t *tcp,
 
 /* ---- TCP */
 
-TCPS__PRIVATE void tcps__tcp_options(tcps_tcp_options *o, const uint8_t *p, size_t n) {
+/* cut: the snapshot length ended the header, so an option running past the
+   end is not a malformed list */
+TCPS__PRIVATE void tcps__tcp_options(tcps_tcp_options *o, const uint8_t *p, size_t n, int cut) {
     while (n > 0) {
         uint8_t kind = p[0], len;
         if (kind == 0) break;
@@ -969,7 +971,7 @@ TCPS__PRIVATE void tcps__tcp_options(tcps_tcp_options *o, const uint8_t *p, size
             continue;
         }
         if (n < 2 || (len = p[1]) < 2 || len > n) {
-            o->present |= TCPS_OPT_MALFORMED;
+            if (!cut || (n >= 2 && p[1] < 2)) o->present |= TCPS_OPT_MALFORMED;
             break;
         }
         switch (kind) {
@@ -1045,7 +1047,6 @@ TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     if (n < 20) return TCPS__MAL(dx, TCP_TRUNCATED);
     hl = (size_t)(p[12] >> 4) * 4;
     if (hl < 20 || hl > wire) return TCPS__MAL(dx, TCP_BAD_OFFSET);
-    if (hl > n) return TCPS__MAL(dx, TCP_TRUNCATED);
     s->sport = tcps__be16(p);
     s->dport = tcps__be16(p + 2);
     s->seq = tcps__be32(p + 4);
@@ -1054,9 +1055,17 @@ TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     s->window = tcps__be16(p + 14);
     s->urgent = tcps__be16(p + 18);
     s->hdr_len = (uint16_t)hl;
-    if (hl > 20) tcps__tcp_options(&s->opt, p + 20, hl - 20);
-    s->payload.ptr = p + hl;
-    s->payload.len = n - hl;
+    if (hl <= n) {
+        if (hl > 20) tcps__tcp_options(&s->opt, p + 20, hl - 20, 0);
+        s->payload.ptr = p + hl;
+        s->payload.len = n - hl;
+    } else {
+        /* the snapshot length cut the options: the segment still counts (as
+           in tshark), with what was captured of them and no payload */
+        tcps__tcp_options(&s->opt, p + 20, n - 20, 1);
+        s->payload.ptr = p + n;
+        s->payload.len = 0;
+    }
     s->payload_len = (uint32_t)(wire - hl);
     s->tunnel_depth = (uint8_t)dx->depth;
     s->fragmented = (uint8_t)dx->fragmented;
@@ -1507,8 +1516,12 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
         size_t dlen;
         int proto = p[9], r;
         dx->d->stats.fragments++;
-        if (dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) return 0;
-        if (n < wire) return TCPS__MAL(dx, FRAG_BAD); /* cut by the snaplen: cannot rebuild */
+        if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || n < wire) {
+            /* not rebuilt (or cut by the snaplen, so it cannot be): a first
+               fragment is decoded for what it holds, as tshark does */
+            if (fo & 0x1fff) return 0;
+            return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
+        }
         r = tcps__defrag(dx, 4, p + 12, p + 16, tcps__be16(p + 4), proto, proto,
                          (uint32_t)(fo & 0x1fff) * 8, (fo & 0x2000) != 0, p + hl, n - hl, &dp,
                          &dlen, &proto);
@@ -1550,8 +1563,13 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
             }
             dx->d->stats.fragments++;
             if (!allow_frag) return TCPS__MAL(dx, FRAG_BAD);
-            if (dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) return 0;
-            if (extra) return TCPS__MAL(dx, FRAG_BAD);
+            if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || extra) {
+                if (fo & 0xfff8) return 0; /* as for IPv4: only a first fragment */
+                nh = p[0];
+                p += 8, n -= 8;
+                allow_frag = 0;
+                continue;
+            }
             r = tcps__defrag(dx, 6, s->src, s->dst, tcps__be32(p + 4), p[0], 0,
                              (uint32_t)(fo & 0xfff8), fo & 1, p + 8, n - 8, &dp, &dlen, &proto);
             if (r <= 0) return r;
@@ -1638,20 +1656,13 @@ TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p,
         case 0x8848: return tcps__mpls(dx, p, n, extra);
         case 0x8864: { /* PPPoE session */
             size_t len;
-            uint16_t proto;
             if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
             if (p[0] != 0x11 || p[1] != 0) return TCPS__MAL(dx, LINK_BAD);
             len = tcps__be16(p + 4);
-            proto = tcps__be16(p + 6);
             p += 6, n -= 6;
-            if (len < 2) return TCPS__MAL(dx, LINK_BAD);
             if (len < n) n = len; /* the PPPoE length bounds the payload */
             else if (len < n + extra) extra = len - n;
-            p += 2, n -= 2;
-            if (proto == 0x0021) return tcps__ip(dx, p, n, extra, 4);
-            if (proto == 0x0057) return tcps__ip(dx, p, n, extra, 6);
-            dx->d->stats.non_ip++;
-            return 0;
+            return tcps__ppp(dx, p, n, extra);
         }
         default: dx->d->stats.non_ip++; return 0;
         }

@@ -959,6 +959,38 @@ Test(truncation, every_prefix) {
     free(b);
 }
 
+Test(truncation, options_cut_by_the_snaplen) {
+    /* the fixed header is there, the options are cut: still a segment (as
+       tshark counts it), no payload captured, nothing malformed */
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(TCPS_DECODE_VERIFY_CHECKSUMS);
+    static const uint8_t o[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2};
+    pb_tcp_hdr t = pb_tcp_default(40000, 80);
+    pb_ip_hdr ip = pb_ip4("10.0.0.1", "10.0.0.2");
+    size_t k;
+    t.opts = o;
+    t.optlen = sizeof o;
+    pb_init(b);
+    pb_append(b, PAYLOAD, PLEN);
+    pb_tcp(b, &t);
+    pb_ipv4(b, &ip, PB_TCP);
+    for (k = 40; k < 56; k++) {
+        cr_assert_eq(decode_buf(d, TCPS_LINKTYPE_RAW, pb_data(b), k, pb_len(b), &s), 1);
+        cr_assert_eq(s.hdr_len, 36);
+        cr_assert_eq(s.payload.len, 0);
+        cr_assert_eq(s.payload_len, PLEN);
+        cr_assert_eq(s.checksum, TCPS_CSUM_UNCHECKED);
+        cr_assert_eq(s.opt.present, k >= 44 ? TCPS_OPT_MSS : 0, "k=%zu", k);
+    }
+    cr_assert_eq(malformed_total(d), 0);
+    /* but a data offset past the segment itself is malformed */
+    cr_assert_eq(decode_buf(d, TCPS_LINKTYPE_RAW, pb_data(b), 40, 40, &s), 0);
+    cr_assert_eq(tcps_decoder_stats(d)->malformed[TCPS_MALFORMED_TCP_BAD_OFFSET], 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
 /* ---- checksums */
 
 Test(checksum, off_by_default_and_bad_ones_counted) {

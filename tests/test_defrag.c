@@ -513,6 +513,34 @@ Test(ipv6, fragments_in_any_order_with_options_inside) {
     free(f);
 }
 
+Test(ipv6, first_fragment_cut_by_the_snaplen_is_decoded) {
+    pb_buf *dg = B(), *f = B();
+    tcps_segment s;
+    tcps_packet pkt;
+    tcps_decoder *d = new_decoder(0, NULL, 0, 0, 0);
+    build6(dg, 300, 14, 0);
+    pb_frag6(f, pb_data(dg), 0, 160, 1, 3);
+    memset(&pkt, 0, sizeof pkt);
+    pkt.linktype = TCPS_LINKTYPE_RAW;
+    pkt.data.ptr = pb_data(f);
+    pkt.data.len = 40 + 8 + 20 + 10; /* header, fragment header, TCP, 10 bytes */
+    pkt.origlen = (uint32_t)pb_len(f);
+    cr_assert_eq(tcps_decode(d, &pkt, &s), 1);
+    cr_assert_eq(s.payload.len, 10);
+    cr_assert_eq(s.payload_len, 140);
+    cr_assert_eq(tcps_decoder_stats(d)->truncated, 1);
+    /* a later fragment cut the same way is only counted */
+    pb_frag6(f, pb_data(dg), 160, 160, 0, 3);
+    pkt.data.ptr = pb_data(f);
+    pkt.origlen = (uint32_t)pb_len(f);
+    cr_assert_eq(tcps_decode(d, &pkt, &s), 0);
+    cr_assert_eq(tcps_decoder_stats(d)->fragments, 2);
+    cr_assert_eq(tcps_decoder_stats(d)->reassembled, 0);
+    tcps_decoder_destroy(d);
+    free(dg);
+    free(f);
+}
+
 Test(ipv6, key_is_addresses_and_id) {
     pb_buf *dg = B(), *f = B();
     tcps_segment s;
@@ -562,9 +590,14 @@ Test(ipv4, too_big_and_no_defrag) {
     cr_assert_eq(feed(d, f, T(1, 0), &s), 0);
     cr_assert_eq(tcps_decoder_stats(d)->malformed[TCPS_MALFORMED_FRAG_BAD], 1);
     tcps_decoder_destroy(d);
+    /* not rebuilt: the first fragment is decoded for what it holds (as
+       tshark does with defragmentation off), the others are only counted */
     d = new_decoder(TCPS_DECODE_NO_DEFRAG, NULL, 0, 0, 0);
     pb_frag4(f, pb_data(dg), 0, 64, 1);
-    cr_assert_eq(feed(d, f, T(1, 0), &s), 0);
+    cr_assert_eq(feed(d, f, T(1, 0), &s), 1);
+    cr_assert_eq(s.fragmented, 0);
+    cr_assert_eq(s.payload_len, 44);
+    cr_assert_arr_eq(s.payload.ptr, pb_data(dg) + 40, 44);
     pb_frag4(f, pb_data(dg), 64, 56, 0);
     cr_assert_eq(feed(d, f, T(1, 0), &s), 0);
     cr_assert_eq(tcps_decoder_stats(d)->fragments, 2);
