@@ -1702,7 +1702,973 @@ TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_con
    defragmentation, TCP header and options, checksums, decode statistics).
    Turns a tcps_packet into a tcps_segment. Touches only the common section. */
 
-/* (decoder implementation) */
+/* Decoding works on a view (ptr, n captured bytes) plus "extra": bytes that
+   were on the wire after the captured end. Each layer bounds the view by its
+   own length field, so padding and FCS never become payload, and a snaplen
+   cut shows up as payload_len > payload.len. */
+
+#define TCPS__MAX_TUNNEL 8  /* encapsulations removed before TUNNEL_TOO_DEEP */
+#define TCPS__MAX_HELD 12   /* reassembled datagrams alive during one decode */
+#define TCPS__FRAG_MAX_END 65535u
+
+typedef struct tcps__frag {
+    struct tcps__frag *hnext;        /* hash chain */
+    struct tcps__frag *older, *newer; /* age list, oldest first */
+    uint32_t hash, id;
+    uint8_t version, proto, have_first, have_last;
+    uint8_t next;                     /* protocol after the fragment header (offset 0) */
+    uint8_t src[16], dst[16];
+    tcps_time deadline;               /* first fragment time + timeout */
+    uint32_t total;                   /* datagram payload length, once the last fragment is in */
+    uint8_t *data;
+    size_t cap;
+    uint32_t (*rng)[2];               /* received ranges, sorted, merged */
+    size_t nrng, rngcap;
+    size_t mem;                       /* bytes accounted to frag_max_bytes */
+} tcps__frag;
+
+struct tcps_decoder {
+    tcps_allocator alloc;
+    tcps_decoder_config cfg;
+    tcps_decode_stats stats;
+    uint32_t lt_last;                 /* index in stats.linktypes of the last link type */
+    tcps__frag **buckets;
+    uint32_t nbuckets;                /* power of two, 0 until the first fragment */
+    tcps__frag *oldest, *newest;
+    uint32_t frag_count;
+    size_t frag_bytes;
+    struct { uint8_t *ptr; size_t cap; } held[TCPS__MAX_HELD];
+    uint32_t nheld;
+};
+
+/* State of one tcps_decode call. */
+typedef struct tcps__dx {
+    tcps_decoder *d;
+    tcps_segment *seg;
+    tcps_time ts;
+    int depth;      /* encapsulations removed */
+    int ipver;      /* innermost IP version reached */
+    int fragmented;
+} tcps__dx;
+
+#define TCPS__MAL(dx, why) ((dx)->d->stats.malformed[TCPS_MALFORMED_##why]++, 0)
+
+TCPS__PRIVATE int tcps__ip(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra, int want);
+TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra);
+TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p, size_t n,
+                                  size_t extra);
+
+/* ---- checksums */
+
+TCPS__PRIVATE uint32_t tcps__sum(uint32_t s, const uint8_t *p, size_t n) {
+    uint64_t acc = s;
+    while (n >= 4) {
+        acc += tcps__be32(p);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        acc += tcps__be16(p);
+        p += 2;
+        n -= 2;
+    }
+    if (n) acc += (uint32_t)p[0] << 8;
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return (uint32_t)acc;
+}
+
+/* TCP checksum over a pseudo header and the whole segment; 1 if right. */
+TCPS__PRIVATE int tcps__tcp_csum_ok(const tcps_segment *seg, const uint8_t *tcp, size_t len) {
+    uint8_t ph[40];
+    uint32_t s;
+    if (seg->ip_version == 4) {
+        memcpy(ph, seg->src, 4);
+        memcpy(ph + 4, seg->dst, 4);
+        ph[8] = 0;
+        ph[9] = 6;
+        ph[10] = (uint8_t)(len >> 8);
+        ph[11] = (uint8_t)len;
+        s = tcps__sum(0, ph, 12);
+    } else {
+        memcpy(ph, seg->src, 16);
+        memcpy(ph + 16, seg->dst, 16);
+        ph[32] = (uint8_t)(len >> 24);
+        ph[33] = (uint8_t)(len >> 16);
+        ph[34] = (uint8_t)(len >> 8);
+        ph[35] = (uint8_t)len;
+        ph[36] = ph[37] = ph[38] = 0;
+        ph[39] = 6;
+        s = tcps__sum(0, ph, 40);
+    }
+    s = tcps__sum(s, tcp, len);
+    return s == 0xffff;
+}
+
+/* ---- TCP */
+
+/* cut: the snapshot length ended the header, so an option running past the
+   end is not a malformed list */
+TCPS__PRIVATE void tcps__tcp_options(tcps_tcp_options *o, const uint8_t *p, size_t n, int cut) {
+    while (n > 0) {
+        uint8_t kind = p[0], len;
+        if (kind == 0) break;
+        if (kind == 1) {
+            p++, n--;
+            continue;
+        }
+        if (n < 2 || (len = p[1]) < 2 || len > n) {
+            if (!cut || (n >= 2 && p[1] < 2)) o->present |= TCPS_OPT_MALFORMED;
+            break;
+        }
+        switch (kind) {
+        case 2:
+            if (len == 4) o->present |= TCPS_OPT_MSS, o->mss = tcps__be16(p + 2);
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 3:
+            if (len == 3) o->present |= TCPS_OPT_WSCALE, o->wscale = p[2];
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 4:
+            if (len == 2) o->present |= TCPS_OPT_SACK_PERM;
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 5:
+            if (len >= 10 && (len - 2) % 8 == 0) {
+                unsigned i, k = (unsigned)(len - 2) / 8;
+                o->present |= TCPS_OPT_SACK;
+                for (i = 0; i < k && o->sack_count < TCPS_MAX_SACK; i++) {
+                    o->sack[o->sack_count][0] = tcps__be32(p + 2 + 8 * i);
+                    o->sack[o->sack_count][1] = tcps__be32(p + 6 + 8 * i);
+                    o->sack_count++;
+                }
+            } else {
+                o->present |= TCPS_OPT_MALFORMED;
+            }
+            break;
+        case 8:
+            if (len == 10) {
+                o->present |= TCPS_OPT_TIMESTAMP;
+                o->ts_val = tcps__be32(p + 2);
+                o->ts_ecr = tcps__be32(p + 6);
+            } else {
+                o->present |= TCPS_OPT_MALFORMED;
+            }
+            break;
+        case 19: o->present |= len == 18 ? TCPS_OPT_MD5 : TCPS_OPT_MALFORMED; break;
+        case 28: o->present |= len == 4 ? TCPS_OPT_USER_TIMEOUT : TCPS_OPT_MALFORMED; break;
+        case 29: o->present |= len >= 4 ? TCPS_OPT_AUTH : TCPS_OPT_MALFORMED; break;
+        case 30: o->present |= len >= 3 ? TCPS_OPT_MPTCP : TCPS_OPT_MALFORMED; break;
+        case 34:
+        case 254: {
+            size_t skip = 2;
+            if (kind == 254) {
+                if (len < 4 || tcps__be16(p + 2) != 0xF989) {
+                    o->present |= TCPS_OPT_UNKNOWN;
+                    break;
+                }
+                skip = 4;
+            }
+            /* a cookie request is empty; a cookie is 4..16 bytes */
+            if (len - skip != 0 && (len - skip < 4 || len - skip > 16)) {
+                o->present |= TCPS_OPT_MALFORMED;
+                break;
+            }
+            o->present |= TCPS_OPT_TFO;
+            o->tfo_len = (uint8_t)(len - skip);
+            memcpy(o->tfo_cookie, p + skip, len - skip);
+            break;
+        }
+        default: o->present |= TCPS_OPT_UNKNOWN; break;
+        }
+        p += len;
+        n -= len;
+    }
+}
+
+/* p/n: the captured TCP segment; wire: its length on the wire. */
+TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wire) {
+    tcps_segment *s = dx->seg;
+    size_t hl;
+    if (n < 20) return TCPS__MAL(dx, TCP_TRUNCATED);
+    hl = (size_t)(p[12] >> 4) * 4;
+    if (hl < 20 || hl > wire) return TCPS__MAL(dx, TCP_BAD_OFFSET);
+    s->sport = tcps__be16(p);
+    s->dport = tcps__be16(p + 2);
+    s->seq = tcps__be32(p + 4);
+    s->ack = tcps__be32(p + 8);
+    s->flags = (uint16_t)(((p[12] & 1) << 8) | p[13]);
+    s->window = tcps__be16(p + 14);
+    s->urgent = tcps__be16(p + 18);
+    s->hdr_len = (uint16_t)hl;
+    if (hl <= n) {
+        if (hl > 20) tcps__tcp_options(&s->opt, p + 20, hl - 20, 0);
+        s->payload.ptr = p + hl;
+        s->payload.len = n - hl;
+    } else {
+        /* the snapshot length cut the options: the segment still counts (as
+           in tshark), with what was captured of them and no payload */
+        tcps__tcp_options(&s->opt, p + 20, n - 20, 1);
+        s->payload.ptr = p + n;
+        s->payload.len = 0;
+    }
+    s->payload_len = (uint32_t)(wire - hl);
+    s->tunnel_depth = (uint8_t)dx->depth;
+    s->fragmented = (uint8_t)dx->fragmented;
+    if (n < wire) dx->d->stats.truncated++;
+    if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+        if (n == wire) {
+            s->checksum = tcps__tcp_csum_ok(s, p, n) ? TCPS_CSUM_GOOD : TCPS_CSUM_BAD;
+            if (s->checksum == TCPS_CSUM_BAD) dx->d->stats.malformed[TCPS_MALFORMED_TCP_BAD_CHECKSUM]++;
+        } else {
+            s->checksum = TCPS_CSUM_UNCHECKED;
+        }
+    }
+    return 1;
+}
+
+/* ---- tunnels over UDP and GRE */
+
+TCPS__PRIVATE int tcps__tunnel_enter(tcps__dx *dx) {
+    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) return 0;
+    if (dx->depth >= TCPS__MAX_TUNNEL) return TCPS__MAL(dx, TUNNEL_TOO_DEEP) - 1;
+    dx->depth++;
+    return 1;
+}
+
+/* PPP protocol field (maybe compressed), optionally after FF 03. */
+TCPS__PRIVATE int tcps__ppp(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t proto;
+    if (n >= 2 && p[0] == 0xff && p[1] == 0x03) p += 2, n -= 2;
+    if (n < 1) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (p[0] & 1) {
+        proto = p[0];
+        p++, n--;
+    } else {
+        if (n < 2) return TCPS__MAL(dx, LINK_TRUNCATED);
+        proto = tcps__be16(p);
+        p += 2, n -= 2;
+    }
+    if (proto == 0x0021) return tcps__ip(dx, p, n, extra, 4);
+    if (proto == 0x0057) return tcps__ip(dx, p, n, extra, 6);
+    dx->d->stats.non_ip++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t fl, proto;
+    size_t hl = 4;
+    int r;
+    if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+    fl = tcps__be16(p);
+    proto = tcps__be16(p + 2);
+    if ((fl & 7) == 0) {
+        if (fl & 0x4000) goto other; /* source routing (RFC 1701): not decoded */
+        if (fl & 0x8000) hl += 4;
+        if (fl & 0x2000) hl += 4;
+        if (fl & 0x1000) hl += 4;
+    } else if ((fl & 7) == 1 && proto == 0x880B) {
+        /* enhanced GRE (PPTP): key always, sequence and ack optional */
+        hl += 4;
+        if (fl & 0x1000) hl += 4;
+        if (fl & 0x0080) hl += 4;
+    } else {
+        goto other;
+    }
+    if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    p += hl, n -= hl;
+    switch (proto) {
+    case 0x0800: case 0x86DD: case 0x6558: case 0x880B: case 0x8847: case 0x8848:
+        break;
+    case 0x88BE: /* ERSPAN type II (sequence bit set) or type I (no header) */
+        if (fl & 0x1000) {
+            if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+            p += 8, n -= 8;
+        }
+        proto = 0x6558;
+        break;
+    case 0x22EB: /* ERSPAN type III, optional platform sub-header */
+        if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
+        hl = (p[11] & 1) ? 20 : 12;
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        p += hl, n -= hl;
+        proto = 0x6558;
+        break;
+    default: goto other;
+    }
+    if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+    if (proto == 0x880B) return tcps__ppp(dx, p, n, extra);
+    if (proto == 0x6558) return tcps__ether(dx, p, n, extra);
+    return tcps__ethertype(dx, proto, p, n, extra);
+stop:
+    if (r == 0) dx->d->stats.non_tcp++;
+    return 0;
+other:
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wire) {
+    uint16_t sp, dp, ulen;
+    size_t extra;
+    int r, port;
+    if (n < 8 || (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS)) goto other;
+    sp = tcps__be16(p);
+    dp = tcps__be16(p + 2);
+    ulen = tcps__be16(p + 4);
+    if (sp == 4789 || dp == 4789) port = 4789;
+    else if (sp == 6081 || dp == 6081) port = 6081;
+    else if (sp == 2152 || dp == 2152) port = 2152;
+    else if (sp == 3544 || dp == 3544) port = 3544;
+    else goto other;
+    if (ulen >= 8 && ulen < wire) wire = ulen; /* UDP length bounds the payload */
+    if (n > wire) n = wire;
+    extra = wire - n;
+    p += 8, n -= 8;
+    switch (port) {
+    case 4789: /* VXLAN: flags, reserved, VNI; Ethernet follows */
+        if (n < 8 || !(p[0] & 0x08)) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ether(dx, p + 8, n - 8, extra);
+    case 6081: { /* Geneve */
+        size_t hl;
+        uint16_t proto;
+        if (n < 8 || (p[0] >> 6) != 0) goto other;
+        hl = 8 + (size_t)(p[0] & 0x3f) * 4;
+        proto = tcps__be16(p + 2);
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        if (proto == 0x6558) return tcps__ether(dx, p + hl, n - hl, extra);
+        return tcps__ethertype(dx, proto, p + hl, n - hl, extra);
+    }
+    case 2152: { /* GTP-U, G-PDU only */
+        size_t hl = 8;
+        if (n < 8 || (p[0] >> 5) != 1 || !(p[0] & 0x10) || p[1] != 0xff) goto other;
+        if (p[0] & 0x07) {
+            uint8_t next;
+            if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
+            next = (p[0] & 0x04) ? p[11] : 0;
+            hl = 12;
+            while (next) { /* extension headers: length in 4-byte units, next type last */
+                size_t el;
+                if (n - hl < 1 || p[hl] == 0) return TCPS__MAL(dx, LINK_BAD);
+                el = (size_t)p[hl] * 4;
+                if (n - hl < el) return TCPS__MAL(dx, LINK_TRUNCATED);
+                next = p[hl + el - 1];
+                hl += el;
+            }
+        }
+        if (n <= hl) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ip(dx, p + hl, n - hl, extra, 0);
+    }
+    default: { /* Teredo: IPv6, maybe after authentication / origin indication */
+        size_t off = 0;
+        if (n >= 4 && tcps__be16(p) == 0x0001) {
+            size_t al = 4 + (size_t)p[2] + p[3] + 9;
+            if (n < al) goto other;
+            off = al;
+        }
+        if (n - off >= 8 && tcps__be16(p + off) == 0x0000) off += 8;
+        if (n - off < 40 || (p[off] >> 4) != 6) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ip(dx, p + off, n - off, extra, 6);
+    }
+    }
+stop:
+    if (r == 0) dx->d->stats.non_tcp++;
+    return 0;
+other:
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+/* Upper-layer protocol of an IP packet: p/n captured, wire = length on the wire. */
+TCPS__PRIVATE int tcps__l4(tcps__dx *dx, int proto, const uint8_t *p, size_t n, size_t wire) {
+    int r;
+    switch (proto) {
+    case 6: return tcps__tcp(dx, p, n, wire);
+    case 4:
+    case 41:
+        if ((r = tcps__tunnel_enter(dx)) < 0) return 0;
+        if (r == 0) break;
+        return tcps__ip(dx, p, n, wire - n, proto == 4 ? 4 : 6);
+    case 47:
+        if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) break;
+        return tcps__gre(dx, p, n, wire - n);
+    case 17: return tcps__udp(dx, p, n, wire);
+    default: break;
+    }
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+/* ---- defragmentation */
+
+TCPS__PRIVATE uint32_t tcps__frag_hash(int version, const uint8_t *src, const uint8_t *dst,
+                                       uint32_t id, int proto) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)id << 16) ^ (uint64_t)(proto << 8) ^ (uint64_t)version;
+    size_t i, alen = version == 4 ? 4 : 16;
+    for (i = 0; i < alen; i += 4) {
+        h = (h ^ tcps__be32(src + i)) * 0xff51afd7ed558ccdull;
+        h = (h ^ tcps__be32(dst + i)) * 0xc4ceb9fe1a85ec53ull;
+    }
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+TCPS__PRIVATE void tcps__frag_free(tcps_decoder *d, tcps__frag *f) {
+    tcps__frag **pp = &d->buckets[f->hash & (d->nbuckets - 1)];
+    while (*pp && *pp != f) pp = &(*pp)->hnext;
+    if (*pp) *pp = f->hnext;
+    if (f->older) f->older->newer = f->newer;
+    else d->oldest = f->newer;
+    if (f->newer) f->newer->older = f->older;
+    else d->newest = f->older;
+    d->frag_count--;
+    d->frag_bytes -= f->mem;
+    tcps__free(&d->alloc, f->data, f->cap);
+    tcps__free(&d->alloc, f->rng, f->rngcap * sizeof *f->rng);
+    tcps__free(&d->alloc, f, sizeof *f);
+}
+
+TCPS__PRIVATE void tcps__frag_expire(tcps_decoder *d, tcps_time now) {
+    while (d->oldest && tcps_time_cmp(now, d->oldest->deadline) > 0) {
+        d->stats.frag_expired++;
+        tcps__frag_free(d, d->oldest);
+    }
+}
+
+/* Make room for delta more bytes by dropping the oldest datagrams other than
+   keep; 1 if it fits now. */
+TCPS__PRIVATE int tcps__frag_room(tcps_decoder *d, size_t delta, const tcps__frag *keep) {
+    while (d->frag_bytes + delta > d->cfg.frag_max_bytes || delta > d->cfg.frag_max_bytes) {
+        tcps__frag *o = d->oldest;
+        if (o == keep) o = o->newer;
+        if (!o) return 0;
+        d->stats.frag_evicted++;
+        tcps__frag_free(d, o);
+    }
+    return 1;
+}
+
+/* Add one fragment. Returns 1 and fills out, outlen and out_proto when it completed
+   a datagram, 0 when held or dropped (counted), or TCPS_E_NOMEM. */
+TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, const uint8_t *dst,
+                               uint32_t id, int proto, int key_proto, uint32_t off, int more,
+                               const uint8_t *p, size_t len, const uint8_t **out, size_t *outlen,
+                               int *out_proto) {
+    tcps_decoder *d = dx->d;
+    size_t alen = version == 4 ? 4 : 16, i, j, pos;
+    uint32_t h, end, limit;
+    tcps__frag *f;
+    int isnew = 0, overlap = 0;
+
+    limit = version == 4 ? TCPS__FRAG_MAX_END - 20 : TCPS__FRAG_MAX_END;
+    if (off > limit || len > limit - off) return TCPS__MAL(dx, FRAG_BAD);
+    end = off + (uint32_t)len;
+
+    if (!d->nbuckets) {
+        uint32_t nb = 64;
+        while (nb < d->cfg.frag_max_datagrams && nb < 65536) nb <<= 1;
+        d->buckets = (tcps__frag **)tcps__calloc(&d->alloc, nb, sizeof *d->buckets);
+        if (!d->buckets) return TCPS_E_NOMEM;
+        d->nbuckets = nb;
+    }
+    h = tcps__frag_hash(version, src, dst, id, key_proto);
+    for (f = d->buckets[h & (d->nbuckets - 1)]; f; f = f->hnext)
+        if (f->hash == h && f->id == id && f->version == version && f->proto == key_proto &&
+            !memcmp(f->src, src, alen) && !memcmp(f->dst, dst, alen))
+            break;
+    if (!f) {
+        if (d->frag_count >= d->cfg.frag_max_datagrams && d->oldest) {
+            d->stats.frag_evicted++;
+            tcps__frag_free(d, d->oldest);
+        }
+        if (!tcps__frag_room(d, sizeof *f, NULL)) {
+            d->stats.frag_evicted++;
+            return 0;
+        }
+        f = (tcps__frag *)tcps__calloc(&d->alloc, 1, sizeof *f);
+        if (!f) return TCPS_E_NOMEM;
+        f->hash = h;
+        f->id = id;
+        f->version = (uint8_t)version;
+        f->proto = (uint8_t)key_proto;
+        memcpy(f->src, src, alen);
+        memcpy(f->dst, dst, alen);
+        f->deadline.sec = dx->ts.sec + d->cfg.frag_timeout_ms / 1000;
+        f->deadline.nsec = dx->ts.nsec + (d->cfg.frag_timeout_ms % 1000) * 1000000u;
+        if (f->deadline.nsec >= TCPS__NS_PER_SEC) f->deadline.nsec -= TCPS__NS_PER_SEC, f->deadline.sec++;
+        f->mem = sizeof *f;
+        f->hnext = d->buckets[h & (d->nbuckets - 1)];
+        d->buckets[h & (d->nbuckets - 1)] = f;
+        f->older = d->newest;
+        if (d->newest) d->newest->newer = f;
+        else d->oldest = f;
+        d->newest = f;
+        d->frag_count++;
+        d->frag_bytes += f->mem;
+        isnew = 1;
+    }
+
+    /* consistency of the datagram's end (as Linux: a mismatch kills it) */
+    if (!more) {
+        if ((f->have_last && end != f->total) || (f->nrng && end < f->rng[f->nrng - 1][1])) {
+            tcps__frag_free(d, f);
+            return TCPS__MAL(dx, FRAG_BAD);
+        }
+    } else if (f->have_last && end > f->total) {
+        tcps__frag_free(d, f);
+        return TCPS__MAL(dx, FRAG_BAD);
+    }
+
+    /* room: data up to end, and one more range */
+    if (end > f->cap || f->nrng + 1 > f->rngcap) {
+        size_t ncap = f->cap, nr = f->rngcap, delta;
+        if (end > ncap) {
+            ncap = ncap ? ncap * 2 : 2048;
+            if (ncap < end) ncap = end;
+            if (ncap > TCPS__FRAG_MAX_END) ncap = TCPS__FRAG_MAX_END;
+        }
+        if (f->nrng + 1 > nr) nr = nr ? nr * 2 : 4;
+        delta = (ncap - f->cap) + (nr - f->rngcap) * sizeof *f->rng;
+        if (!tcps__frag_room(d, delta, f)) {
+            d->stats.frag_evicted++;
+            tcps__frag_free(d, f);
+            return 0;
+        }
+        if (ncap != f->cap) {
+            uint8_t *nd = (uint8_t *)tcps__realloc(&d->alloc, f->data, f->cap, ncap);
+            if (!nd) goto nomem;
+            f->data = nd;
+            d->frag_bytes += ncap - f->cap;
+            f->mem += ncap - f->cap;
+            f->cap = ncap;
+        }
+        if (nr != f->rngcap) {
+            void *nrp = tcps__realloc(&d->alloc, f->rng, f->rngcap * sizeof *f->rng, nr * sizeof *f->rng);
+            if (!nrp) goto nomem;
+            f->rng = (uint32_t(*)[2])nrp;
+            d->frag_bytes += (nr - f->rngcap) * sizeof *f->rng;
+            f->mem += (nr - f->rngcap) * sizeof *f->rng;
+            f->rngcap = nr;
+        }
+    }
+    if (!more) {
+        f->have_last = 1;
+        f->total = end;
+    }
+    if (off == 0) {
+        f->have_first = 1;
+        f->next = (uint8_t)proto; /* IPv6: from the first fragment, as RFC 8200 says */
+    }
+
+    /* copy what is not there yet (first copy wins), then merge the range */
+    pos = off;
+    for (i = 0; i < f->nrng && pos < end; i++) {
+        if (f->rng[i][1] <= pos) continue;
+        if (f->rng[i][0] >= end) break;
+        if (f->rng[i][0] > pos) memcpy(f->data + pos, p + (pos - off), f->rng[i][0] - pos);
+        overlap = 1;
+        pos = f->rng[i][1];
+    }
+    if (pos < end) memcpy(f->data + pos, p + (pos - off), end - pos);
+    if (overlap) d->stats.frag_overlaps++;
+    if (end > off) {
+        uint32_t s = off, e = end;
+        for (i = 0; i < f->nrng && f->rng[i][1] < s; i++) {}
+        for (j = i; j < f->nrng && f->rng[j][0] <= e; j++) {
+            if (f->rng[j][0] < s) s = f->rng[j][0];
+            if (f->rng[j][1] > e) e = f->rng[j][1];
+        }
+        /* ranges i..j-1 are replaced by [s, e) */
+        if (j == i) {
+            memmove(f->rng + i + 1, f->rng + i, (f->nrng - i) * sizeof *f->rng);
+            f->nrng++;
+        } else if (j > i + 1) {
+            memmove(f->rng + i + 1, f->rng + j, (f->nrng - j) * sizeof *f->rng);
+            f->nrng -= j - i - 1;
+        }
+        f->rng[i][0] = s;
+        f->rng[i][1] = e;
+    }
+    (void)isnew;
+
+    if (f->have_last && f->have_first &&
+        (f->total == 0 || (f->nrng == 1 && f->rng[0][0] == 0 && f->rng[0][1] == f->total))) {
+        TCPS_ASSERT(d->nheld < TCPS__MAX_HELD);
+        d->held[d->nheld].ptr = f->data;
+        d->held[d->nheld].cap = f->cap;
+        d->nheld++;
+        *out = f->data;
+        *outlen = f->total;
+        *out_proto = f->next;
+        d->frag_bytes -= f->cap;
+        f->mem -= f->cap;
+        f->data = NULL;
+        f->cap = 0;
+        tcps__frag_free(d, f);
+        d->stats.reassembled++;
+        return 1;
+    }
+    return 0;
+nomem:
+    if (isnew) tcps__frag_free(d, f);
+    return TCPS_E_NOMEM;
+}
+
+/* ---- IP */
+
+TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t n, size_t extra,
+                                  int allow_frag);
+
+TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    tcps_segment *s = dx->seg;
+    size_t hl, tl, wire;
+    uint16_t fo;
+    if (n < 20) return TCPS__MAL(dx, IP_TRUNCATED);
+    hl = (size_t)(p[0] & 15) * 4;
+    if (hl < 20) return TCPS__MAL(dx, IP_BAD_HEADER_LEN);
+    if (hl > n) {
+        if (hl <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
+        return TCPS__MAL(dx, IP_BAD_HEADER_LEN);
+    }
+    dx->ipver = 4;
+    tl = tcps__be16(p + 2);
+    wire = n + extra;
+    if (tl == 0) tl = wire; /* TSO: the length is the captured one, as tshark does */
+    if (tl < hl) return TCPS__MAL(dx, IP_BAD_TOTAL_LEN);
+    if (tl < wire) wire = tl;
+    if (n > wire) n = wire;
+    s->ip_version = 4;
+    s->ttl = p[8];
+    memset(s->src, 0, sizeof s->src);
+    memset(s->dst, 0, sizeof s->dst);
+    memcpy(s->src, p + 12, 4);
+    memcpy(s->dst, p + 16, 4);
+    s->ip_checksum = TCPS_CSUM_UNCHECKED;
+    if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+        if (tcps__sum(0, p, hl) == 0xffff) {
+            s->ip_checksum = TCPS_CSUM_GOOD;
+        } else {
+            s->ip_checksum = TCPS_CSUM_BAD;
+            dx->d->stats.malformed[TCPS_MALFORMED_IP_BAD_CHECKSUM]++;
+        }
+    }
+    fo = tcps__be16(p + 6);
+    if (fo & 0x3fff) { /* MF or an offset: a fragment */
+        const uint8_t *dp;
+        size_t dlen;
+        int proto = p[9], r;
+        dx->d->stats.fragments++;
+        if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || n < wire) {
+            /* not rebuilt (or cut by the snaplen, so it cannot be): a first
+               fragment is decoded for what it holds, as tshark does */
+            if (fo & 0x1fff) return 0;
+            return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
+        }
+        r = tcps__defrag(dx, 4, p + 12, p + 16, tcps__be16(p + 4), proto, proto,
+                         (uint32_t)(fo & 0x1fff) * 8, (fo & 0x2000) != 0, p + hl, n - hl, &dp,
+                         &dlen, &proto);
+        if (r <= 0) return r;
+        dx->fragmented = 1;
+        return tcps__l4(dx, proto, dp, dlen, dlen);
+    }
+    return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
+}
+
+/* IPv6 extension headers, from next header nh at p. */
+TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t n, size_t extra,
+                                  int allow_frag) {
+    tcps_segment *s = dx->seg;
+    for (;;) {
+        size_t el;
+        switch (nh) {
+        case 0:   /* hop-by-hop */
+        case 43:  /* routing */
+        case 60:  /* destination options */
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            el = ((size_t)p[1] + 1) * 8;
+            break;
+        case 51: /* AH */
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            el = ((size_t)p[1] + 2) * 4;
+            break;
+        case 44: { /* fragment */
+            uint16_t fo;
+            const uint8_t *dp;
+            size_t dlen;
+            int proto, r;
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            fo = tcps__be16(p + 2);
+            if ((fo & 0xfff9) == 0) { /* atomic fragment (RFC 6946) */
+                nh = p[0];
+                p += 8, n -= 8;
+                continue;
+            }
+            dx->d->stats.fragments++;
+            if (!allow_frag) return TCPS__MAL(dx, FRAG_BAD);
+            if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || extra) {
+                if (fo & 0xfff8) return 0; /* as for IPv4: only a first fragment */
+                nh = p[0];
+                p += 8, n -= 8;
+                allow_frag = 0;
+                continue;
+            }
+            r = tcps__defrag(dx, 6, s->src, s->dst, tcps__be32(p + 4), p[0], 0,
+                             (uint32_t)(fo & 0xfff8), fo & 1, p + 8, n - 8, &dp, &dlen, &proto);
+            if (r <= 0) return r;
+            dx->fragmented = 1;
+            nh = proto;
+            p = dp;
+            n = dlen;
+            allow_frag = 0;
+            continue;
+        }
+        default:
+            return tcps__l4(dx, nh, p, n, n + extra);
+        }
+        if (el > n) {
+            if (el <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
+            return TCPS__MAL(dx, IP6_BAD_EXT);
+        }
+        nh = p[0];
+        p += el, n -= el;
+    }
+}
+
+TCPS__PRIVATE int tcps__ip6(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    tcps_segment *s = dx->seg;
+    size_t pl, wire;
+    if (n < 40) return TCPS__MAL(dx, IP_TRUNCATED);
+    dx->ipver = 6;
+    pl = tcps__be16(p + 4);
+    wire = n + extra - 40;
+    if (pl == 0 && p[6] == 0) pl = wire; /* jumbogram: the captured length, as tshark */
+    if (pl < wire) wire = pl;
+    n -= 40;
+    if (n > wire) n = wire;
+    s->ip_version = 6;
+    s->ttl = p[7];
+    s->ip_checksum = TCPS_CSUM_UNCHECKED;
+    memcpy(s->src, p + 8, 16);
+    memcpy(s->dst, p + 24, 16);
+    return tcps__ip6_chain(dx, p[6], p + 40, n, wire - n, 1);
+}
+
+/* want: 4 or 6 when the encapsulation says which, 0 to go by the version nibble */
+TCPS__PRIVATE int tcps__ip(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra, int want) {
+    int v;
+    if (n < 1) return TCPS__MAL(dx, IP_TRUNCATED);
+    v = p[0] >> 4;
+    if (want && v != want) return TCPS__MAL(dx, IP_BAD_VERSION);
+    if (v == 4) return tcps__ip4(dx, p, n, extra);
+    if (v == 6) return tcps__ip6(dx, p, n, extra);
+    return TCPS__MAL(dx, IP_BAD_VERSION);
+}
+
+/* ---- link layers */
+
+TCPS__PRIVATE int tcps__mpls(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    for (;;) {
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        p += 4, n -= 4;
+        if (p[-2] & 1) break; /* bottom of stack */
+    }
+    if (n < 1) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if ((p[0] >> 4) == 4 || (p[0] >> 4) == 6) return tcps__ip(dx, p, n, extra, 0);
+    dx->d->stats.non_ip++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p, size_t n,
+                                  size_t extra) {
+    tcps_segment *s = dx->seg;
+    for (;;) {
+        switch (type) {
+        case 0x0800: return tcps__ip(dx, p, n, extra, 4);
+        case 0x86DD: return tcps__ip(dx, p, n, extra, 6);
+        case 0x8100:
+        case 0x88A8:
+        case 0x9100:
+            if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+            if (s->vlan_count < TCPS_MAX_VLAN) s->vlan[s->vlan_count] = tcps__be16(p) & 0x0fff;
+            if (s->vlan_count < 255) s->vlan_count++;
+            type = tcps__be16(p + 2);
+            p += 4, n -= 4;
+            continue;
+        case 0x8847:
+        case 0x8848: return tcps__mpls(dx, p, n, extra);
+        case 0x8864: { /* PPPoE session */
+            size_t len;
+            if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+            if (p[0] != 0x11 || p[1] != 0) return TCPS__MAL(dx, LINK_BAD);
+            len = tcps__be16(p + 4);
+            p += 6, n -= 6;
+            if (len < n) n = len; /* the PPPoE length bounds the payload */
+            else if (len < n + extra) extra = len - n;
+            return tcps__ppp(dx, p, n, extra);
+        }
+        default: dx->d->stats.non_ip++; return 0;
+        }
+    }
+}
+
+TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t type;
+    if (n < 14) return TCPS__MAL(dx, LINK_TRUNCATED);
+    type = tcps__be16(p + 12);
+    p += 14, n -= 14;
+    if (type <= 1500) { /* 802.3 length: only LLC/SNAP with OUI 0 is decoded */
+        if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
+            dx->d->stats.non_ip++;
+            return 0;
+        }
+        type = tcps__be16(p + 6);
+        p += 8, n -= 8;
+    }
+    return tcps__ethertype(dx, type, p, n, extra);
+}
+
+TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {
+    uint32_t fam;
+    switch (lt) {
+    case TCPS_LINKTYPE_ETHERNET: return tcps__ether(dx, p, n, extra);
+    case TCPS_LINKTYPE_RAW:
+    case TCPS_LINKTYPE_RAW_OLD1:
+    case TCPS_LINKTYPE_RAW_OLD2: return tcps__ip(dx, p, n, extra, 0);
+    case TCPS_LINKTYPE_IPV4: return tcps__ip(dx, p, n, extra, 4);
+    case TCPS_LINKTYPE_IPV6: return tcps__ip(dx, p, n, extra, 6);
+    case TCPS_LINKTYPE_NULL:
+    case TCPS_LINKTYPE_LOOP:
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if (lt == TCPS_LINKTYPE_LOOP) {
+            fam = tcps__be32(p);
+        } else {
+            /* host order of the capturing machine: families are small, so
+               whichever reading is small is the right one */
+            fam = tcps__le32(p);
+            if (fam > 0xffff) fam = tcps__be32(p);
+        }
+        if (fam == 2) return tcps__ip(dx, p + 4, n - 4, extra, 4);
+        if (fam == 24 || fam == 28 || fam == 30) return tcps__ip(dx, p + 4, n - 4, extra, 6);
+        dx->d->stats.non_ip++;
+        return 0;
+    case TCPS_LINKTYPE_LINUX_SLL:
+        if (n < 16) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p + 14), p + 16, n - 16, extra);
+    case TCPS_LINKTYPE_LINUX_SLL2:
+        if (n < 20) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p), p + 20, n - 20, extra);
+    case TCPS_LINKTYPE_PPP: return tcps__ppp(dx, p, n, extra);
+    case TCPS_LINKTYPE_CHDLC:
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p + 2), p + 4, n - 4, extra);
+    default: dx->d->stats.unsupported_link++; return 0;
+    }
+}
+
+/* ---- API */
+
+TCPS_API int tcps_decoder_create(tcps_decoder **out, const tcps_decoder_config *cfg) {
+    tcps_allocator a;
+    tcps_decoder *d;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (tcps__alloc_init(&a, cfg ? &cfg->allocator : NULL) != TCPS_OK) return TCPS_E_ARG;
+    d = (tcps_decoder *)tcps__calloc(&a, 1, sizeof *d);
+    if (!d) return TCPS_E_NOMEM;
+    d->alloc = a;
+    if (cfg) d->cfg = *cfg;
+    d->cfg.allocator = a;
+    if (!d->cfg.frag_max_datagrams) d->cfg.frag_max_datagrams = 4096;
+    if (!d->cfg.frag_max_bytes) d->cfg.frag_max_bytes = (size_t)16 << 20;
+    if (!d->cfg.frag_timeout_ms) d->cfg.frag_timeout_ms = 30000;
+    *out = d;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE void tcps__release_held(tcps_decoder *d) {
+    while (d->nheld) {
+        d->nheld--;
+        tcps__free(&d->alloc, d->held[d->nheld].ptr, d->held[d->nheld].cap);
+    }
+}
+
+TCPS_API void tcps_decoder_destroy(tcps_decoder *d) {
+    if (!d) return;
+    tcps__release_held(d);
+    while (d->oldest) tcps__frag_free(d, d->oldest);
+    tcps__free(&d->alloc, d->buckets, (size_t)d->nbuckets * sizeof *d->buckets);
+    tcps__free(&d->alloc, d, sizeof *d);
+}
+
+TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *seg) {
+    tcps__dx dx;
+    const uint8_t *p;
+    size_t n, extra;
+    uint32_t i;
+    int r;
+    if (!d || !pkt || !seg || (!pkt->data.ptr && pkt->data.len)) return TCPS_E_ARG;
+    if (d->nheld) tcps__release_held(d);
+    d->stats.packets++;
+    d->stats.bytes += pkt->data.len;
+    /* per link type count: the last one is almost always the same */
+    i = d->lt_last;
+    if (i >= d->stats.linktype_count || d->stats.linktypes[i].linktype != pkt->linktype) {
+        for (i = 0; i < d->stats.linktype_count; i++)
+            if (d->stats.linktypes[i].linktype == pkt->linktype) break;
+        if (i == d->stats.linktype_count && i < TCPS_STATS_LINKTYPES) {
+            d->stats.linktypes[i].linktype = pkt->linktype;
+            d->stats.linktype_count++;
+        }
+    }
+    if (i < d->stats.linktype_count) {
+        d->stats.linktypes[i].packets++;
+        d->lt_last = i;
+    }
+    if (d->oldest) tcps__frag_expire(d, pkt->ts);
+
+    memset(seg, 0, sizeof *seg);
+    seg->ts = pkt->ts;
+    seg->frame = pkt->frame;
+    seg->interface = pkt->interface;
+    dx.d = d;
+    dx.seg = seg;
+    dx.ts = pkt->ts;
+    dx.depth = 0;
+    dx.ipver = 0;
+    dx.fragmented = 0;
+    p = pkt->data.ptr;
+    n = pkt->data.len;
+    extra = pkt->origlen > n ? pkt->origlen - n : 0;
+    if (pkt->fcs_len > 0) { /* the FCS is the last bytes on the wire */
+        size_t fcs = (size_t)pkt->fcs_len;
+        if (extra >= fcs) {
+            extra -= fcs;
+        } else {
+            fcs -= extra;
+            extra = 0;
+            n = n > fcs ? n - fcs : 0;
+        }
+    }
+    r = tcps__link(&dx, pkt->linktype, p, n, extra);
+    if (dx.ipver == 4) d->stats.ipv4++;
+    else if (dx.ipver == 6) d->stats.ipv6++;
+    if (dx.depth) d->stats.tunnels++;
+    if (r == 1) d->stats.tcp++;
+    return r;
+}
+
+TCPS_API const tcps_decode_stats *tcps_decoder_stats(const tcps_decoder *d) {
+    return d ? &d->stats : NULL;
+}
+
+TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_config *out) {
+    if (d && out) *out = d->cfg;
+}
 
 /* --------------------------------------------------- end section: decoder */
 
