@@ -422,3 +422,17 @@ Test(refmodel, engine_ub_null_payload_before_start) {
     run_same();
     expect_gap(0, 0, 0, 10, TCPS_GAP_TRUNCATED);
 }
+
+/* ENGINE BUG (found by fuzz/fuzz_reassembly.c): tcps__buffer refuses a
+   segment that could never be held only when it is larger than
+   max_buffer_dir. With max_buffer_total below max_buffer_dir, a segment
+   larger than max_buffer_total is held anyway once nothing else is held
+   to flush, and stats.buffered exceeds max_buffer_total. Expected: such a
+   segment is skipped to like one over max_buffer_dir (LIMIT gap). */
+Test(refmodel, engine_bug_segment_over_max_buffer_total_is_held) {
+    in.max_buffer_dir = 0;     /* default, 4 MiB */
+    in.max_buffer_total = 100; /* smaller than one 200-byte segment */
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 200, 0); /* out of order: would be held */
+    run_same();
+}
