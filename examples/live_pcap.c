@@ -8,6 +8,7 @@
        live_pcap -r capture.pcap                          (libpcap reads a file)
 
    Built by `make` only where libpcap's header is installed (libpcap-dev). */
+#define _DEFAULT_SOURCE /* u_int and friends in pcap.h */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include <pcap/pcap.h>
