@@ -133,8 +133,8 @@ ratio() {
       if (!($1 in w) || s < w[$1]) w[$1] = s
       if (!($1 in u) || c < u[$1]) u[$1] = c }
     END { if ((a in w) && (b in w) && w[a] > 0 && u[a] > 0)
-            printf "  %-30s %5.2fx by wall time, %5.2fx by cpu time   (target %s)\n",
-                   a "/" b, w[b] / w[a], u[b] / u[a], target }' "$res"
+            printf "  %-30s %5.2fx by wall time, %5.2fx by cpu time%s\n",
+                   a "/" b, w[b] / w[a], u[b] / u[a], target == "" ? "" : "   (target " target ")" }' "$res"
 }
 
 field() { # field LABEL KEY: the value in the best run of LABEL
@@ -149,16 +149,19 @@ field() { # field LABEL KEY: the value in the best run of LABEL
 echo "== bulk capture: $cap"
 [ -f "$cap.info" ] && sed 's/^/   /' "$cap.info"
 cat "$cap" > /dev/null # page cache
-run tcpsession-noop "$RUNS" "$B/bench_engine" -m noop "$cap"
-run tcpsession-hash "$RUNS" "$B/bench_engine" -m hash "$cap"
-[ $have_nids = 1 ] && run libnids-hash "$RUNS" "$B/bench_nids" "$cap"
-[ $have_tins = 1 ] && run libtins-hash "$RUNS" "$B/bench_tins" "$cap"
+# round-robin, so that load from other jobs falls on every tool alike
+for ((r = 0; r < RUNS; r++)); do
+    run tcpsession-noop 1 "$B/bench_engine" -m noop "$cap"
+    run tcpsession-hash 1 "$B/bench_engine" -m hash "$cap"
+    [ $have_nids = 1 ] && run libnids-hash 1 "$B/bench_nids" "$cap"
+    [ $have_tins = 1 ] && run libtins-hash 1 "$B/bench_tins" "$cap"
+done
 echo
 table "$cap" "$RUNS" tcpsession-noop tcpsession-hash libnids-hash libtins-hash
 echo "ratios:"
 ratio tcpsession-hash libnids-hash ">= 3"
 ratio tcpsession-hash libtins-hash ">= 6"
-ratio tcpsession-noop libnids-hash "(none: no-op against hashing)"
+ratio tcpsession-noop libnids-hash ""
 echo "notes:"
 truth=$(sed -n 's/^app_bytes \([0-9]*\).*/\1/p' "$cap.info" 2>/dev/null)
 [ -n "$truth" ] && echo "  the applications received $truth bytes in all (what every tool should deliver)"
@@ -170,7 +173,7 @@ for l in tcpsession-hash libnids-hash libtins-hash; do
     echo "  $l delivered $b bytes$d, digest $(field $l digest)"
 done
 g=$(field tcpsession-hash gaps); [ -n "$g" ] && echo "  tcpsession: $g gaps, $(field tcpsession-hash missing) bytes missing, $(field tcpsession-hash sessions) sessions, at most $(field tcpsession-hash sessions_peak) at once (closing ones linger)"
-w=$(field libnids-hash warnings); [ -n "$w" ] && [ "$w" != 0 ] && echo "  libnids: $w warnings (mostly 'Too much data in TCP receive queue': it drops out-of-order segments beyond 64 KiB per direction, and the stream then never resumes)"
+w=$(field libnids-hash warnings); [ -n "$w" ] && [ "$w" != 0 ] && echo "  libnids: $w warnings (here 'Too much data in TCP receive queue': past 64 KiB waiting out of order it drops the queue, and that direction stalls; see README)"
 t=$(field libtins-hash terminated_buffered); [ -n "$t" ] && echo "  libtins: streams it terminated itself: $t for buffered data, $(field libtins-hash terminated_sack) for SACKed segments"
 rss=$(field tcpsession-hash rss_kb)
 if [ -n "$rss" ]; then
@@ -188,7 +191,7 @@ if [ "$SESSIONS" != 0 ]; then
     echo
     echo "== $SESSIONS concurrent sessions: $sc (generated; 6 packets per session, none closes)"
     cat "$sc" > /dev/null
-    run conc-tcpsession-hash "$RUNS_1M" "$B/bench_engine" -m hash -n "$SESSIONS" "$sc"
+    run conc-tcpsession-hash "$RUNS_1M" "$B/bench_engine" -s -m hash -n "$SESSIONS" "$sc"
     if [ "$PEERS_1M" = 1 ]; then
         [ $have_nids = 1 ] && run conc-libnids-hash 1 "$B/bench_nids" -n "$((SESSIONS + 1024))" "$sc"
         [ $have_tins = 1 ] && run conc-libtins-hash 1 "$B/bench_tins" "$sc"
@@ -198,8 +201,10 @@ if [ "$SESSIONS" != 0 ]; then
     pk=$(field $l packets)
     if [ -n "$pk" ]; then
         awk -v s="$(field $l secs)" -v c="$(field $l cpu)" -v p="$pk" -v rss="$(field $l rss_kb)" \
-            -v al="$(field $l alloc_peak)" -v n="$(field $l sessions_peak)" -v ses="$SESSIONS" 'BEGIN {
+            -v al="$(field $l alloc_peak)" -v n="$(field $l sessions_peak)" -v ses="$SESSIONS" \
+            -v fin="$(field $l finish_secs)" 'BEGIN {
             printf "  tcpsession: %d sessions live at the end (max_sessions %d); %.0f ns per packet by wall time, %.0f by cpu time\n", n, ses, s / p * 1e9, c / p * 1e9
+            printf "  of which the final tcps_finish (flush and close every session): %.2f s wall\n", fin
             printf "  memory: peak RSS %.0f MiB; the engine allocated at most %.0f MiB, %.0f bytes per session\n", rss / 1024, al / 1048576, al / n
         }'
     fi
