@@ -101,24 +101,26 @@ table() {
         return ""
     }
     {
-        l = $1; s = kv($0, "secs") + 0; c = kv($0, "cpu") + 0
+        l = $1; s = kv($0, "secs") + 0; c = kv($0, "cpu") + 0; u = kv($0, "user") + 0
         if (!(l in best) || s < best[l]) { best[l] = s; line[l] = $0 }
         if (!(l in bcpu) || c < bcpu[l]) bcpu[l] = c
+        if (!(l in buser) || u < buser[l]) buser[l] = u
         if (kv($0, "packets") + 0 > 0) pk = kv($0, "packets") + 0
     }
     END {
         n = split(labels, L, " ")
-        printf "%-20s %8s %8s %9s %9s %10s %9s %15s %17s\n", "tool", "wall s", "cpu s", "MB/s", "MB/s cpu", "Mpkt/s", "RSS MiB", "bytes delivered", "digest"
+        printf "%-20s %7s %7s %7s %8s %8s %7s %8s %15s %17s\n", "tool", "wall s", "cpu s", "user s", "MB/s", "MB/s cpu", "Mpkt/s", "RSS MiB", "bytes delivered", "digest"
         for (i = 1; i <= n; i++) {
             l = L[i]
             if (!(l in best)) continue
             r = line[l]
-            printf "%-20s %8.3f %8.3f %9.0f %9.0f %10.2f %9.1f %15s %17s\n", l, best[l], bcpu[l],
+            printf "%-20s %7.3f %7.3f %7.3f %8.0f %8.0f %7.2f %8.1f %15s %17s\n", l, best[l], bcpu[l], buser[l],
                 size / best[l] / 1e6, size / bcpu[l] / 1e6, pk / best[l] / 1e6,
                 kv(r, "rss_kb") / 1024, kv(r, "bytes"), kv(r, "digest")
         }
-        printf "(best of %d runs; wall = open to close of the capture, cpu = user+system of the process;\n", runs
-        printf " MB/s of capture: %.1f MB, %d packets)\n", size / 1e6, pk
+        printf "(best of %d runs; wall = open to close of the capture, cpu = user+system of the process, user = without\n", runs
+        printf " the kernel copying the capture out of the page cache; MB/s by wall and by cpu time, Mpkt/s by wall;\n"
+        printf " capture: %.1f MB, %d packets)\n", size / 1e6, pk
     }' "$res"
 }
 
@@ -129,12 +131,13 @@ ratio() {
         if (match(line, " " key "=[^ ]*")) return substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2) + 0
         return 0
     }
-    { s = kv($0, "secs"); c = kv($0, "cpu")
+    { s = kv($0, "secs"); c = kv($0, "cpu"); x = kv($0, "user")
       if (!($1 in w) || s < w[$1]) w[$1] = s
-      if (!($1 in u) || c < u[$1]) u[$1] = c }
-    END { if ((a in w) && (b in w) && w[a] > 0 && u[a] > 0)
-            printf "  %-30s %5.2fx by wall time, %5.2fx by cpu time%s\n",
-                   a "/" b, w[b] / w[a], u[b] / u[a], target == "" ? "" : "   (target " target ")" }' "$res"
+      if (!($1 in u) || c < u[$1]) u[$1] = c
+      if (!($1 in us) || x < us[$1]) us[$1] = x }
+    END { if ((a in w) && (b in w) && w[a] > 0 && u[a] > 0 && us[a] > 0)
+            printf "  %-30s %5.2fx by wall time, %5.2fx by cpu time, %5.2fx by user time%s\n",
+                   a "/" b, w[b] / w[a], u[b] / u[a], us[b] / us[a], target == "" ? "" : "   (target " target ")" }' "$res"
 }
 
 field() { # field LABEL KEY: the value in the best run of LABEL
