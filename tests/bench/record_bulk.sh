@@ -2,7 +2,7 @@
 # record_bulk.sh - record real bulk TCP traffic of this machine's own TCP stack.
 #
 #     [RATE=Mbit/s] record_bulk.sh OUT.pcap [MEGABYTES] [LOSS%]
-#                                     (as root; defaults 250, 1024, 0.01)
+#                                     (as root; defaults 250, 1024, 0.02)
 #
 # Three network namespaces joined by veth pairs (traffic stays inside them):
 # client -- router -- server.  MTU 1500 and segmentation offload limited to
@@ -25,7 +25,7 @@ set -euo pipefail
 
 out=${1:?usage: record_bulk.sh OUT.pcap [MEGABYTES] [LOSS%]}
 mb=${2:-1024}
-loss=${3:-0.01}
+loss=${3:-0.02}
 rate=${RATE:-250}
 [ "$(id -u)" = 0 ] || { echo "record_bulk.sh: needs root (network namespaces)" >&2; exit 1; }
 command -v tcpdump >/dev/null || { echo "record_bulk.sh: tcpdump missing" >&2; exit 1; }
