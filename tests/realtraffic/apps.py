@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Client and server whose connections make the real-traffic test's truth.
+
+Each side writes one JSON line per connection: the 4-tuple as its socket
+reports it, and the length and SHA-256 of exactly the bytes recv() returned on
+that socket, in order. That is what the receiving TCP stack handed the
+application, which is what a reassembler must deliver for that direction.
+
+  apps.py server --v4 ADDR --v6 ADDR --port P --expect N --out FILE
+  apps.py client --v4 ADDR --v6 ADDR --port P --count N --seed S --out FILE
+
+The client draws a plan of N connections from the seed; the first 16 bytes
+of each connection tell the server what to do (kind, two sizes, a seed):
+
+  empty  connect and close: no byte either way
+  up     client sends a bytes then half-closes; server reads to EOF and
+         closes (b=1: with a RST, SO_LINGER 0)
+  down   server sends a bytes and closes; client half-closes after the
+         header when b=1
+  rr     a request/response exchanges of random sizes; the end is b:
+         0 FIN from the client, 1 RST from the client after the last
+         response, 2 RST from the server after the client's last byte
+  bidi   both send at once (a up, b down), half-close, read to EOF
+  half   client sends a bytes and half-closes; only then does the server
+         send b bytes (data after the client's FIN) and close
+
+Nobody resets a connection while data may still be on its way to it: the
+reset comes only after the application has read everything the peer will
+send, so the bytes read before ECONNRESET are all there is.
+"""
+import argparse
+import hashlib
+import ipaddress
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HDR = struct.Struct("!2sBBIII")  # magic, kind, pad, a, b, seed
+KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5}
+KIND_NAMES = {v: k for k, v in KINDS.items()}
+TIMEOUT = 40.0
+CHUNK = 65536
+
+
+def payload(seed, n):
+    return random.Random(seed).randbytes(n)
+
+
+class Conn:
+    """A socket that hashes and counts everything received."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.h = hashlib.sha256()
+        self.received = 0
+        self.sent = 0
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+
+    def _fill(self):
+        try:
+            data = self.sock.recv(CHUNK)
+        except ConnectionResetError:
+            self.reset = True
+            data = b""
+        if not data:
+            self.eof = True
+            return False
+        self.h.update(data)
+        self.received += len(data)
+        self.buf += data
+        return True
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                raise EOFError("connection ended after %d of %d bytes" % (len(self.buf), n))
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_to_eof(self):
+        while self._fill():
+            self.buf = b""
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+        self.sent += len(data)
+
+    def reset_close(self):
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+
+def tuple_of(sock):
+    """The client's view of its connection's 4-tuple."""
+    local, peer = sock.getsockname(), sock.getpeername()
+    return dict(client=str(ipaddress.ip_address(local[0])), cport=local[1],
+                server=str(ipaddress.ip_address(peer[0])), sport=peer[1])
+
+
+class Recorder:
+    def __init__(self, path):
+        self.f = open(path, "w")
+        self.lock = threading.Lock()
+        self.count = 0
+
+    def write(self, rec):
+        with self.lock:
+            self.f.write(json.dumps(rec, sort_keys=True) + "\n")
+            self.f.flush()
+            self.count += 1
+
+
+def record(rec_out, role, t, c, kind, close, err):
+    rec = dict(role=role, kind=kind, close=close, recv_bytes=c.received,
+               recv_sha256=c.h.hexdigest(), sent_bytes=c.sent, reset_seen=c.reset,
+               error=err)
+    rec.update(t)
+    rec_out.write(rec)
+
+
+# ---------------------------------------------------------------- server
+
+def serve_one(sock, peer, rec_out):
+    sock.settimeout(TIMEOUT)
+    local = sock.getsockname()
+    t = dict(client=str(ipaddress.ip_address(peer[0])), cport=peer[1],
+             server=str(ipaddress.ip_address(local[0])), sport=local[1])
+    c = Conn(sock)
+    kind, close, err = "empty", "fin", None
+    try:
+        try:
+            hdr = c.read_exact(HDR.size)
+        except EOFError:
+            hdr = None
+        if hdr is None:
+            sock.close()
+        else:
+            magic, k, _, a, b, seed = HDR.unpack(hdr)
+            if magic != b"RT" or k not in KIND_NAMES:
+                raise ValueError("bad header")
+            kind = KIND_NAMES[k]
+            rng = random.Random(seed)
+            if kind == "up":
+                c.read_to_eof()
+                if b == 1:
+                    close = "rst"
+                    c.reset_close()
+                else:
+                    sock.close()
+            elif kind == "down":
+                c.send(payload(seed, a))
+                sock.shutdown(socket.SHUT_WR)
+                c.read_to_eof()
+                sock.close()
+            elif kind == "rr":
+                close = ["fin", "rst-client", "rst-server"][b]
+                for _ in range(a):
+                    reqlen, resplen = struct.unpack("!II", c.read_exact(8))
+                    c.read_exact(reqlen)
+                    c.send(struct.pack("!I", resplen) + payload(rng.getrandbits(32), resplen))
+                if b == 2:
+                    c.read_exact(1)  # the client has read every response
+                    c.reset_close()
+                else:
+                    c.read_to_eof()
+                    sock.close()
+            elif kind == "bidi":
+                def sender():
+                    c.send(payload(seed + 1, b))
+                    sock.shutdown(socket.SHUT_WR)
+                th = threading.Thread(target=sender)
+                th.start()
+                c.read_to_eof()
+                th.join()
+                sock.close()
+            elif kind == "half":
+                c.read_to_eof()
+                c.send(payload(seed + 1, b))
+                sock.close()
+    except Exception as e:  # recorded, the comparison reports it
+        err = "%s: %s" % (type(e).__name__, e)
+        try:
+            sock.close()
+        except OSError:
+            pass
+    record(rec_out, "server", t, c, kind, close, err)
+
+
+def server(args):
+    rec_out = Recorder(args.out)
+    listeners = []
+    for fam, addr in ((socket.AF_INET, args.v4), (socket.AF_INET6, args.v6)):
+        if not addr:
+            continue
+        ls = socket.socket(fam, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((addr, args.port))
+        ls.listen(128)
+        ls.settimeout(0.2)
+        listeners.append(ls)
+    print("listening", flush=True)
+    threads = []
+    deadline = time.monotonic() + args.timeout
+    accepted = 0
+    while accepted < args.expect and time.monotonic() < deadline:
+        for ls in listeners:
+            try:
+                s, peer = ls.accept()
+            except socket.timeout:
+                continue
+            accepted += 1
+            th = threading.Thread(target=serve_one, args=(s, peer, rec_out), daemon=True)
+            th.start()
+            threads.append(th)
+    for th in threads:
+        th.join(max(0.1, deadline - time.monotonic()))
+    return 0 if rec_out.count == args.expect else 1
+
+
+# ---------------------------------------------------------------- client
+
+def make_plan(count, seed):
+    """count connection specs (kind, a, b, seed, ipv6), drawn from seed."""
+    rng = random.Random(seed)
+
+    def size():
+        r = rng.random()
+        if r < 0.1:
+            return 0
+        if r < 0.4:
+            return rng.randint(1, 20000)
+        if r < 0.75:
+            return rng.randint(20000, 400000)
+        return rng.randint(400000, 3000000)
+
+    base = ["empty", "empty", "up", "up", "down", "down", "rr", "rr", "rr", "bidi", "half"]
+    plan = []
+    for i in range(count):
+        kind = base[i % len(base)] if i < len(base) else rng.choice(base[1:])
+        if kind == "empty":
+            a = b = 0
+        elif kind == "up":
+            a, b = size(), rng.choice([0, 0, 1])
+        elif kind == "down":
+            a, b = size(), rng.choice([0, 1])
+        elif kind == "rr":
+            a, b = rng.randint(1, 120), i % 3
+        else:
+            a, b = size(), size()
+        plan.append((kind, a, b, rng.getrandbits(31), i % 4 == 3))
+    return plan
+
+
+def client_one(spec, args, rec_out):
+    kind, a, b, seed, v6 = spec
+    fam, addr = (socket.AF_INET6, args.v6) if v6 and args.v6 else (socket.AF_INET, args.v4)
+    sock = socket.socket(fam, socket.SOCK_STREAM)
+    sock.settimeout(TIMEOUT)
+    c = Conn(sock)
+    close, err, t = "fin", None, None
+    try:
+        sock.connect((addr, args.port))
+        t = tuple_of(sock)
+        if kind == "empty":
+            sock.close()
+        else:
+            c.send(HDR.pack(b"RT", KINDS[kind], 0, a, b, seed))
+            if kind == "up":
+                close = "rst-server" if b == 1 else "fin"
+                c.send(payload(seed, a))
+                sock.shutdown(socket.SHUT_WR)
+                c.read_to_eof()
+                sock.close()
+            elif kind == "down":
+                if b == 1:
+                    close = "half"
+                    sock.shutdown(socket.SHUT_WR)
+                c.read_to_eof()
+                sock.close()
+            elif kind == "rr":
+                close = ["fin", "rst-client", "rst-server"][b]
+                srng = random.Random(seed)  # mirrors the server's
+                mine = random.Random(seed ^ 0x5A5A5A5A)
+                for _ in range(a):
+                    reqlen = mine.choice([mine.randint(1, 300), mine.randint(300, 40000)])
+                    resplen = mine.choice([0, mine.randint(1, 500), mine.randint(500, 60000)])
+                    c.send(struct.pack("!II", reqlen, resplen) + payload(mine.getrandbits(32), reqlen))
+                    n = struct.unpack("!I", c.read_exact(4))[0]
+                    if n != resplen:
+                        raise ValueError("response length %d, asked %d" % (n, resplen))
+                    got = c.read_exact(n)
+                    if got != payload(srng.getrandbits(32), n):
+                        raise ValueError("response bytes differ from the server's")
+                if b == 1:
+                    c.reset_close()
+                elif b == 2:
+                    c.send(b"!")
+                    c.read_to_eof()
+                    sock.close()
+                else:
+                    sock.shutdown(socket.SHUT_WR)
+                    c.read_to_eof()
+                    sock.close()
+            elif kind == "bidi":
+                def sender():
+                    c.send(payload(seed, a))
+                    sock.shutdown(socket.SHUT_WR)
+                th = threading.Thread(target=sender)
+                th.start()
+                c.read_to_eof()
+                th.join()
+                sock.close()
+            elif kind == "half":
+                close = "half"
+                c.send(payload(seed, a))
+                sock.shutdown(socket.SHUT_WR)
+                c.read_to_eof()
+                sock.close()
+    except Exception as e:
+        err = "%s: %s" % (type(e).__name__, e)
+        try:
+            sock.close()
+        except OSError:
+            pass
+    if t is None:
+        t = dict(client=None, cport=None, server=addr, sport=args.port)
+    record(rec_out, "client", t, c, kind, close, err)
+
+
+def client(args):
+    rec_out = Recorder(args.out)
+    plan = make_plan(args.count, args.seed)
+    with ThreadPoolExecutor(max_workers=args.parallel) as ex:
+        for f in [ex.submit(client_one, spec, args, rec_out) for spec in plan]:
+            f.result()
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("role", choices=["server", "client"])
+    ap.add_argument("--v4", required=True)
+    ap.add_argument("--v6", default="")
+    ap.add_argument("--port", type=int, default=5001)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--expect", type=int, default=40)
+    ap.add_argument("--timeout", type=float, default=100.0)
+    ap.add_argument("--count", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--parallel", type=int, default=8)
+    args = ap.parse_args()
+    return server(args) if args.role == "server" else client(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
