@@ -129,10 +129,11 @@ def record(rec_out, role, t, c, kind, close, err):
 # ---------------------------------------------------------------- server
 
 def serve_one(sock, peer, rec_out):
+    start = time.monotonic()
     sock.settimeout(TIMEOUT)
     local = sock.getsockname()
     t = dict(client=str(ipaddress.ip_address(peer[0])), cport=peer[1],
-             server=str(ipaddress.ip_address(local[0])), sport=local[1])
+             server=str(ipaddress.ip_address(local[0])), sport=local[1], start=start)
     c = Conn(sock)
     kind, close, err = "empty", "fin", None
     try:
@@ -228,7 +229,10 @@ def server(args):
 # ---------------------------------------------------------------- client
 
 def make_plan(count, seed):
-    """count connection specs (kind, a, b, seed, ipv6), drawn from seed."""
+    """count connections drawn from seed, as jobs: lists of specs
+    (kind, a, b, seed, ipv6, use) run one after the other. A job of several
+    connections reuses one client port (use counts from 0), so the same
+    4-tuple carries several connections in turn."""
     rng = random.Random(seed)
 
     def size():
@@ -241,33 +245,63 @@ def make_plan(count, seed):
             return rng.randint(20000, 400000)
         return rng.randint(400000, 3000000)
 
-    base = ["empty", "empty", "up", "up", "down", "down", "rr", "rr", "rr", "bidi", "half"]
-    plan = []
+    # the first connections cover every kind and every end; the rest are random
+    base = [("empty", 0), ("up", 0), ("up", 1), ("down", 0), ("down", 1), ("rr", 0),
+            ("rr", 1), ("rr", 2), ("bidi", 0), ("half", 0)]
+    conns = []
     for i in range(count):
-        kind = base[i % len(base)] if i < len(base) else rng.choice(base[1:])
+        kind, b = base[i] if i < len(base) else (rng.choice(base[1:])[0], None)
         if kind == "empty":
-            a = b = 0
-        elif kind == "up":
-            a, b = size(), rng.choice([0, 0, 1])
-        elif kind == "down":
-            a, b = size(), rng.choice([0, 1])
+            a, b = 0, 0
+        elif kind in ("up", "down"):
+            a = size()
+            b = rng.choice([0, 0, 1]) if b is None else b
         elif kind == "rr":
-            a, b = rng.randint(1, 120), i % 3
+            a, b = rng.randint(1, 120), rng.randint(0, 2) if b is None else b
         else:
             a, b = size(), size()
-        plan.append((kind, a, b, rng.getrandbits(31), i % 4 == 3))
-    return plan
+        conns.append((kind, a, b, rng.getrandbits(31), i % 4 == 3))
+    jobs = [[c] for c in conns]
+    # two chains of three connections on a fixed client port (IPv4 and IPv6):
+    # the server closes first ("down"), so its side of the 4-tuple waits in
+    # TIME_WAIT when the next SYN comes
+    if count >= 16:
+        jobs = jobs[:-6]
+        for v6 in (False, True):
+            port = rng.randint(20000, 30000)
+            jobs.append([("down", size() // 4, 0, rng.getrandbits(31), v6, port)
+                         for _ in range(3)])
+    return [[c if len(c) == 6 else c + (0,) for c in job] for job in jobs]
+
+
+def connect(fam, addr, port, local_port):
+    """A connected socket; from local_port if not 0, retried while the
+    previous connection on that port is still closing."""
+    for attempt in range(50):
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        sock.settimeout(TIMEOUT)
+        try:
+            if local_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", local_port))
+            sock.connect((addr, port))
+            return sock
+        except OSError:
+            sock.close()
+            if not local_port or attempt == 49:
+                raise
+            time.sleep(0.2)
 
 
 def client_one(spec, args, rec_out):
-    kind, a, b, seed, v6 = spec
+    kind, a, b, seed, v6, local_port = spec
     fam, addr = (socket.AF_INET6, args.v6) if v6 and args.v6 else (socket.AF_INET, args.v4)
-    sock = socket.socket(fam, socket.SOCK_STREAM)
-    sock.settimeout(TIMEOUT)
-    c = Conn(sock)
+    c = Conn(None)
     close, err, t = "fin", None, None
+    start = time.monotonic()
+    sock = None
     try:
-        sock.connect((addr, args.port))
+        sock = c.sock = connect(fam, addr, args.port, local_port)
         t = tuple_of(sock)
         if kind == "empty":
             sock.close()
@@ -327,19 +361,25 @@ def client_one(spec, args, rec_out):
     except Exception as e:
         err = "%s: %s" % (type(e).__name__, e)
         try:
-            sock.close()
+            if sock:
+                sock.close()
         except OSError:
             pass
     if t is None:
         t = dict(client=None, cport=None, server=addr, sport=args.port)
+    t["start"] = start
     record(rec_out, "client", t, c, kind, close, err)
 
 
 def client(args):
     rec_out = Recorder(args.out)
-    plan = make_plan(args.count, args.seed)
+    def run_job(job):
+        for spec in job:
+            client_one(spec, args, rec_out)
+
+    jobs = make_plan(args.count, args.seed)
     with ThreadPoolExecutor(max_workers=args.parallel) as ex:
-        for f in [ex.submit(client_one, spec, args, rec_out) for spec in plan]:
+        for f in [ex.submit(run_job, job) for job in jobs]:
             f.result()
     return 0
 

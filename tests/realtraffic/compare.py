@@ -45,9 +45,9 @@ def key(client, cport, server, sport):
 
 
 def index_sessions(sessions):
-    """4-tuple (client first) -> list of (session, swapped)."""
+    """4-tuple (client first) -> [(session, swapped)] in stream order."""
     idx = {}
-    for s in sessions:
+    for s in sorted(sessions, key=lambda s: s["stream"]):
         k = key(s["client"], s["cport"], s["server"], s["sport"])
         idx.setdefault(k, []).append((s, False))
         # a session whose SYN was never seen may have the roles swapped
@@ -56,18 +56,16 @@ def index_sessions(sessions):
     return idx
 
 
-def session_dir(idx, k, d):
-    """(bytes, sha256, missing, details) of direction d of connection k."""
+def session_dir(idx, k, use, uses, d):
+    """Direction d of the use-th of uses connections on 4-tuple k:
+    (info, None) or (None, why)."""
     found = idx.get(k, [])
-    straight = [s for s, sw in found if not sw]
-    cands = straight or [s for s, sw in found]
-    if not cands:
+    if not found:
         return None, "no session in the capture"
-    if len(cands) > 1:
-        return None, "%d sessions with this 4-tuple (streams %s)" % (
-            len(cands), ",".join(str(s["stream"]) for s in cands))
-    s = cands[0]
-    swapped = not straight
+    if len(found) != uses:
+        return None, "%d session(s) (streams %s) for %d connection(s) on this 4-tuple" % (
+            len(found), ",".join(str(s["stream"]) for s, _ in found), uses)
+    s, swapped = found[use]
     sd = s[{"c2s": "s2c", "s2c": "c2s"}[d] if swapped else d]
     info = dict(stream=s["stream"], end=s["end"], swapped=swapped, **sd)
     return info, None
@@ -79,7 +77,8 @@ def check(truth, info):
 
 
 def load_tcpflow(outdir, sub):
-    """(src, sport, dst, dport) -> (bytes, sha256) from tcpflow's report.xml."""
+    """(src, sport, dst, dport) -> [(bytes, sha256)] in order of start, from
+    tcpflow's report.xml."""
     path = os.path.join(outdir, sub, "report.xml")
     if not os.path.exists(path):
         return None
@@ -97,11 +96,32 @@ def load_tcpflow(outdir, sub):
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
                     n += len(chunk)
-        if k in flows:  # the same 4-tuple twice: tcpflow split the flow
-            flows[k] = (-1, "split")
-        else:
-            flows[k] = (n, h.hexdigest())
-    return flows
+        flows.setdefault(k, []).append((tf.get("startime"), n, h.hexdigest()))
+    return {k: [(n, h) for _, n, h in sorted(v)] for k, v in flows.items()}
+
+
+def capture_warnings(outdir, capinfo):
+    """Reasons to doubt that each capture holds every TCP frame that crossed
+    its interface: tcpdump's drop counter, and with the relay, its counters
+    (frames one side sent, plus frames the relay delivered to it)."""
+    out = []
+    for side in ("client", "server"):
+        if capinfo.get(side + "_dropped"):
+            out.append("tcpdump dropped %s packets at the %s: failures may be the capture's"
+                       % (capinfo[side + "_dropped"], side))
+    try:
+        with open(os.path.join(outdir, "relay.json")) as f:
+            relay = json.load(f)
+    except (OSError, ValueError):
+        return out
+    expect = dict(client=relay["a_to_b"]["tcp"] + relay["b_to_a"]["tcp_written"],
+                  server=relay["b_to_a"]["tcp"] + relay["a_to_b"]["tcp_written"])
+    for side in ("client", "server"):
+        got = capinfo.get(side + "_captured")
+        if got is not None and got < expect[side]:
+            out.append("the %s capture has %d TCP frames, the relay passed %d: it is "
+                       "incomplete, failures may be the capture's" % (side, got, expect[side]))
+    return out
 
 
 def main():
@@ -121,26 +141,37 @@ def main():
     except (OSError, ValueError):
         pass
 
-    srv = {}
-    for r in servers:
-        srv[key(r["client"], r["cport"], r["server"], r["sport"])] = r
+    # connections by 4-tuple, in the order they were made (a 4-tuple may be
+    # used several times in turn)
+    srv, uses = {}, {}
+    for r in sorted(servers, key=lambda r: r["start"]):
+        srv.setdefault(key(r["client"], r["cport"], r["server"], r["sport"]), []).append(r)
+    for r in sorted(clients, key=lambda r: r["start"]):
+        if r["cport"] is not None:
+            k = key(r["client"], r["cport"], r["server"], r["sport"])
+            r["use"] = len(uses.setdefault(k, []))
+            uses[k].append(r)
     passed = failed = 0
     notes = []
     sender_bad = 0
     tcpflow_bad = {"client": 0, "server": 0}
     rows = []
-    conns = sorted(clients, key=lambda r: (r["cport"] is None, r["client"] or "", r["cport"] or 0))
+    conns = sorted(clients, key=lambda r: (r["cport"] is None, r["client"] or "", r["cport"] or 0,
+                                           r["start"]))
     for i, c in enumerate(conns):
         if c["cport"] is None:
             failed += 2
             notes.append("connection %d (%s) never connected: %s" % (i, c["kind"], c["error"]))
             continue
         k = key(c["client"], c["cport"], c["server"], c["sport"])
-        s = srv.get(k)
-        if s is None:
+        use, nuses = c["use"], len(uses[k])
+        s = srv.get(k, [])
+        if len(s) != nuses:
             failed += 2
-            notes.append("%s:%d: the server has no record of it" % (k[0], k[1]))
+            notes.append("%s:%d: the client made %d connection(s), the server saw %d"
+                         % (k[0], k[1], nuses, len(s)))
             continue
+        s = s[use]
         for r in (c, s):
             if r["error"]:
                 notes.append("%s:%d: %s error: %s" % (k[0], k[1], r["role"], r["error"]))
@@ -153,9 +184,9 @@ def main():
             # the receiver's record is the truth; its capture is the judge
             recv, receiver, sender = (s, "server", "client") if d == "c2s" else (c, "client", "server")
             truth = (recv["recv_bytes"], recv["recv_sha256"])
-            info, why = session_dir(caps[receiver], k, d)
+            info, why = session_dir(caps[receiver], k, use, nuses, d)
             ok = check(truth, info)
-            sinfo, _ = session_dir(caps[sender], k, d)
+            sinfo, _ = session_dir(caps[sender], k, use, nuses, d)
             sok = check(truth, sinfo)
             if not sok:
                 sender_bad += 1
@@ -165,8 +196,8 @@ def main():
                 if flows is None:
                     continue
                 fk = k if d == "c2s" else (k[2], k[3], k[0], k[1])
-                got = flows.get(fk, (0, hashlib.sha256(b"").hexdigest()))
-                tf = "ok" if got == truth else "WRONG"
+                got = flows.get(fk, [(0, hashlib.sha256(b"").hexdigest())] * nuses)
+                tf = "ok" if len(got) == nuses and got[use] == truth else "WRONG"
                 if tf != "ok":
                     tcpflow_bad[side] += 1
             if ok:
@@ -209,11 +240,8 @@ def main():
                       ", roles swapped" if inf["swapped"] else ""))
     for n in notes:
         print("note: " + n)
-    for side in ("client", "server"):
-        dropped = capinfo.get(side + "_dropped")
-        if dropped:
-            print("WARNING: tcpdump dropped %s packets at the %s: failures may be the capture's"
-                  % (dropped, side))
+    for w in capture_warnings(outdir, capinfo):
+        print("WARNING: " + w)
     print("\nsender-side captures: %d of %d connection directions differ from what the "
           "receiver read (information)" % (sender_bad, len(rows)))
     if tcpflow["client"] is not None or tcpflow["server"] is not None:

@@ -123,7 +123,7 @@ ip -n "$nss" link set "$ifs" up
 for side in client server; do
     ns=$nsc dev=$ifc
     [[ $side == server ]] && ns=$nss dev=$ifs
-    ip netns exec "$ns" tcpdump -i "$dev" -n -s 0 -U -B 32768 -w "$out/$side.pcap" tcp \
+    ip netns exec "$ns" tcpdump -i "$dev" -n -s 0 -U --immediate-mode -B 32768 -w "$out/$side.pcap" tcp \
         >"$out/tcpdump-$side.log" 2>&1 &
     pids+=($!)
     eval "tcpdump_$side=$!"
@@ -147,12 +147,19 @@ end=$(date +%s.%N)
 log "applications done in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')s" \
     "(client $client_rc, server $server_rc)"
 
-# let late duplicates and reordered frames arrive, then stop the captures
+# let late duplicates and retransmissions pass, freeze the relay (it sends
+# what it still holds and writes its counters), give tcpdump time to write
+# the last frames, stop it, then the relay
+sleep 1
+[[ -n ${relay_pid:-} ]] && kill -USR1 "$relay_pid"
 sleep 0.5
 kill -INT "$tcpdump_client" "$tcpdump_server"
 wait "$tcpdump_client" || true
 wait "$tcpdump_server" || true
-[[ -n ${relay_pid:-} ]] && { kill -TERM "$relay_pid"; wait "$relay_pid" || true; }
+if [[ -n ${relay_pid:-} ]]; then
+    kill -TERM "$relay_pid"
+    wait "$relay_pid" || true
+fi
 
 drops() { sed -n 's/^\([0-9]*\) packets* dropped by kernel.*/\1/p' "$1" | head -n1; }
 captured() { sed -n 's/^\([0-9]*\) packets* captured.*/\1/p' "$1" | head -n1; }

@@ -13,8 +13,12 @@ Every random decision comes from a generator per direction seeded from --seed,
 so the n-th TCP frame of a direction always meets the same fate; which frame is
 the n-th still depends on the timing of the two TCP stacks.
 
-Prints "ready" on stdout once both devices exist; on SIGTERM/SIGINT writes its
-counters as one JSON object to --stats and exits (the devices go with it).
+Prints "ready" on stdout once both devices exist. On SIGUSR1 it sends what it
+still holds, writes its counters as one JSON object to --stats and from then
+on discards every frame (so the counters stay true while the captures are
+stopped); on SIGTERM/SIGINT it exits and the devices go with it. The counters
+let compare.py check that each tcpdump saw every TCP frame that crossed its
+interface.
 """
 import argparse
 import fcntl
@@ -84,28 +88,46 @@ def main():
     # direction 0: frames read from tap A, written to tap B; 1 the reverse
     rngs = [random.Random(args.seed * 2 + 1), random.Random(args.seed * 2 + 2)]
     names = ["a_to_b", "b_to_a"]
-    stats = {n: dict(frames=0, tcp=0, dropped=0, duplicated=0, reordered=0, write_errors=0)
-             for n in names}
-    queue = []  # (release time, sequence, output fd, frame)
+    # tcp: TCP frames read; tcp_written: TCP frames written to the other
+    # side, copies included (what tcpdump there must see arrive)
+    stats = {n: dict(frames=0, tcp=0, dropped=0, duplicated=0, reordered=0, tcp_written=0,
+                     write_errors=0) for n in names}
+    queue = []  # (release time, sequence, direction, is TCP, frame)
     seq = 0
-    stop = []
+    stop, freeze = [], []
+    frozen = False
 
     def on_signal(signum, frame):
-        stop.append(signum)
+        (freeze if signum == signal.SIGUSR1 else stop).append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_signal)
     print("ready", flush=True)
 
     base = args.delay_ms / 1000.0
-    while not stop:
-        now = time.monotonic()
-        while queue and queue[0][0] <= now:
-            _, _, out, frame = heapq.heappop(queue)
+    def release(until):
+        while queue and queue[0][0] <= until:
+            _, _, d, is_tcp, frame = heapq.heappop(queue)
             try:
-                os.write(out, frame)
+                os.write(fds[1 - d], frame)
+                stats[names[d]]["tcp_written"] += is_tcp
             except OSError:
-                stats[names[0 if out == fds[1] else 1]]["write_errors"] += 1
+                stats[names[d]]["write_errors"] += 1
+
+    def write_stats():
+        with open(args.stats, "w") as f:
+            json.dump(dict(seed=args.seed, loss=args.loss, dup=args.dup, reorder=args.reorder,
+                           delay_ms=args.delay_ms, reorder_ms=args.reorder_ms, **stats), f)
+            f.write("\n")
+
+    while not stop:
+        if freeze and not frozen:
+            release(float("inf"))
+            write_stats()
+            frozen = True
+        now = time.monotonic()
+        release(now)
         timeout = max(0.0, queue[0][0] - now) if queue else 0.5
         try:
             ready, _, _ = select.select(fds, [], [], timeout)
@@ -115,7 +137,6 @@ def main():
         for d, fd in enumerate(fds):
             if fd not in ready:
                 continue
-            out = fds[1 - d]
             st = stats[names[d]]
             for _ in range(64):
                 try:
@@ -124,11 +145,13 @@ def main():
                     break
                 except OSError:
                     break
+                if frozen:
+                    continue
                 st["frames"] += 1
                 flags = tcp_flags(frame)
                 if flags is None:
                     seq += 1
-                    heapq.heappush(queue, (now, seq, out, frame))
+                    heapq.heappush(queue, (now, seq, d, 0, frame))
                     continue
                 st["tcp"] += 1
                 rng = rngs[d]
@@ -144,15 +167,14 @@ def main():
                     st["reordered"] += 1
                     when += args.reorder_ms / 2000.0 + extra
                 seq += 1
-                heapq.heappush(queue, (when, seq, out, frame))
+                heapq.heappush(queue, (when, seq, d, 1, frame))
                 if r_dup < args.dup:
                     st["duplicated"] += 1
                     seq += 1
-                    heapq.heappush(queue, (when + extra, seq, out, frame))
-    with open(args.stats, "w") as f:
-        json.dump(dict(seed=args.seed, loss=args.loss, dup=args.dup, reorder=args.reorder,
-                       delay_ms=args.delay_ms, reorder_ms=args.reorder_ms, **stats), f)
-        f.write("\n")
+                    heapq.heappush(queue, (when + extra, seq, d, 1, frame))
+    if not frozen:
+        release(float("inf"))
+        write_stats()
     return 0
 
 
