@@ -23,6 +23,9 @@ of each connection tell the server what to do (kind, two sizes, a seed):
   bidi   both send at once (a up, b down), half-close, read to EOF
   half   client sends a bytes and half-closes; only then does the server
          send b bytes (data after the client's FIN) and close
+  slow   like up, to the second port, whose sockets have a tiny receive
+         buffer and a server that reads a little at a time: the window
+         closes, the client probes it, it reopens
 
 Nobody resets a connection while data may still be on its way to it: the
 reset comes only after the application has read everything the peer will
@@ -33,6 +36,7 @@ import hashlib
 import ipaddress
 import json
 import random
+import select
 import socket
 import struct
 import sys
@@ -41,7 +45,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HDR = struct.Struct("!2sBBIII")  # magic, kind, pad, a, b, seed
-KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5}
+KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5, "slow": 6}
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 TIMEOUT = 40.0
 CHUNK = 65536
@@ -84,9 +88,11 @@ class Conn:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
-    def read_to_eof(self):
+    def read_to_eof(self, pause=0.0):
         while self._fill():
             self.buf = b""
+            if pause:
+                time.sleep(pause)
         self.buf = b""
 
     def send(self, data):
@@ -149,8 +155,8 @@ def serve_one(sock, peer, rec_out):
                 raise ValueError("bad header")
             kind = KIND_NAMES[k]
             rng = random.Random(seed)
-            if kind == "up":
-                c.read_to_eof()
+            if kind in ("up", "slow"):
+                c.read_to_eof(0.003 if kind == "slow" else 0.0)
                 if b == 1:
                     close = "rst"
                     c.reset_close()
@@ -198,12 +204,17 @@ def serve_one(sock, peer, rec_out):
 def server(args):
     rec_out = Recorder(args.out)
     listeners = []
-    for fam, addr in ((socket.AF_INET, args.v4), (socket.AF_INET6, args.v6)):
+    for fam, addr, port in ((socket.AF_INET, args.v4, args.port),
+                            (socket.AF_INET6, args.v6, args.port),
+                            (socket.AF_INET, args.v4, args.port + 1),
+                            (socket.AF_INET6, args.v6, args.port + 1)):
         if not addr:
             continue
         ls = socket.socket(fam, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind((addr, args.port))
+        if port != args.port:  # the slow readers' port: a small window
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        ls.bind((addr, port))
         ls.listen(128)
         ls.settimeout(0.2)
         listeners.append(ls)
@@ -212,10 +223,11 @@ def server(args):
     deadline = time.monotonic() + args.timeout
     accepted = 0
     while accepted < args.expect and time.monotonic() < deadline:
-        for ls in listeners:
+        ready, _, _ = select.select(listeners, [], [], 0.2)
+        for ls in ready:
             try:
                 s, peer = ls.accept()
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
                 continue
             accepted += 1
             th = threading.Thread(target=serve_one, args=(s, peer, rec_out), daemon=True)
@@ -247,7 +259,7 @@ def make_plan(count, seed):
 
     # the first connections cover every kind and every end; the rest are random
     base = [("empty", 0), ("up", 0), ("up", 1), ("down", 0), ("down", 1), ("rr", 0),
-            ("rr", 1), ("rr", 2), ("bidi", 0), ("half", 0)]
+            ("rr", 1), ("rr", 2), ("bidi", 0), ("half", 0), ("slow", 0)]
     conns = []
     for i in range(count):
         kind, b = base[i] if i < len(base) else (rng.choice(base[1:])[0], None)
@@ -256,6 +268,8 @@ def make_plan(count, seed):
         elif kind in ("up", "down"):
             a = size()
             b = rng.choice([0, 0, 1]) if b is None else b
+        elif kind == "slow":
+            a, b = rng.randint(20000, 200000), 0
         elif kind == "rr":
             a, b = rng.randint(1, 120), rng.randint(0, 2) if b is None else b
         else:
@@ -301,13 +315,14 @@ def client_one(spec, args, rec_out):
     start = time.monotonic()
     sock = None
     try:
-        sock = c.sock = connect(fam, addr, args.port, local_port)
+        port = args.port + 1 if kind == "slow" else args.port
+        sock = c.sock = connect(fam, addr, port, local_port)
         t = tuple_of(sock)
         if kind == "empty":
             sock.close()
         else:
             c.send(HDR.pack(b"RT", KINDS[kind], 0, a, b, seed))
-            if kind == "up":
+            if kind in ("up", "slow"):
                 close = "rst-server" if b == 1 else "fin"
                 c.send(payload(seed, a))
                 sock.shutdown(socket.SHUT_WR)

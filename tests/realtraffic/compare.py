@@ -15,7 +15,8 @@ so the direction passes only if tcpsession delivered exactly the bytes the
 application read (same length, same SHA-256) and reported 0 bytes missing.
 The same check on the sender's capture, and tcpflow's results, are printed as
 information. The last line is "N passed, M failed"; the exit status is 1 if
-anything failed.
+anything failed, 3 if something failed and a capture is known to be
+incomplete (tcpdump dropped frames, or the relay passed more than it saw).
 """
 import hashlib
 import json
@@ -240,7 +241,8 @@ def main():
                       ", roles swapped" if inf["swapped"] else ""))
     for n in notes:
         print("note: " + n)
-    for w in capture_warnings(outdir, capinfo):
+    warnings = capture_warnings(outdir, capinfo)
+    for w in warnings:
         print("WARNING: " + w)
     print("\nsender-side captures: %d of %d connection directions differ from what the "
           "receiver read (information)" % (sender_bad, len(rows)))
@@ -248,6 +250,8 @@ def main():
         print("tcpflow on the receiver-side captures: %d of %d connection directions wrong "
               "(information)" % (tcpflow_bad["client"] + tcpflow_bad["server"], len(rows)))
     print("%d passed, %d failed" % (passed, failed))
+    if failed and warnings:
+        return 3
     return 0 if failed == 0 else 1
 
 

@@ -123,7 +123,7 @@ ip -n "$nss" link set "$ifs" up
 for side in client server; do
     ns=$nsc dev=$ifc
     [[ $side == server ]] && ns=$nss dev=$ifs
-    ip netns exec "$ns" tcpdump -i "$dev" -n -s 0 -U --immediate-mode -B 32768 -w "$out/$side.pcap" tcp \
+    ip netns exec "$ns" tcpdump -i "$dev" -n -s 0 -U -B 131072 -w "$out/$side.pcap" tcp \
         >"$out/tcpdump-$side.log" 2>&1 &
     pids+=($!)
     eval "tcpdump_$side=$!"
@@ -148,11 +148,18 @@ log "applications done in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f"
     "(client $client_rc, server $server_rc)"
 
 # let late duplicates and retransmissions pass, freeze the relay (it sends
-# what it still holds and writes its counters), give tcpdump time to write
-# the last frames, stop it, then the relay
+# what it still holds and writes its counters), wait until tcpdump has
+# written the last frames (it gets them from the kernel in blocks, up to a
+# second late; the files stop growing), stop it, then the relay
 sleep 1
 [[ -n ${relay_pid:-} ]] && kill -USR1 "$relay_pid"
-sleep 0.5
+last= stable=0
+for ((i = 0; i < 40 && stable < 4; i++)); do
+    sleep 0.5
+    now=$(stat -c %s "$out/client.pcap" "$out/server.pcap" | tr '\n' ' ')
+    if [[ $now == "$last" ]]; then stable=$((stable + 1)); else stable=0; fi
+    last=$now
+done
 kill -INT "$tcpdump_client" "$tcpdump_server"
 wait "$tcpdump_client" || true
 wait "$tcpdump_server" || true

@@ -71,29 +71,38 @@ for profile in $profiles; do
         exit 2
         ;;
     esac
-    echo "realtraffic: recording profile $profile (${env[*]})"
-    if ! env "${env[@]}" RT_IMPAIR=$impair PYTHON="$python" "$here/record.sh" "$dir" \
-        2>"$dir.record.log"; then
-        cat "$dir.record.log"
-        echo "realtraffic: FAILED: recording profile $profile failed"
-        status=1
-        continue
-    fi
-    grep -E "^record: (impairment|applications)" "$dir.record.log"
-    for side in client server; do
-        if ! "$out/sessions" "$dir/$side.pcap" >"$dir/sessions-$side.jsonl" \
-            2>"$dir/sessions-$side.log"; then
-            cat "$dir/sessions-$side.log"
-            echo "realtraffic: sessions failed on $dir/$side.pcap"
+    for attempt in 1 2; do
+        echo "realtraffic: recording profile $profile (${env[*]})"
+        rm -rf "$dir"
+        if ! env "${env[@]}" RT_IMPAIR=$impair PYTHON="$python" "$here/record.sh" "$dir" \
+            2>"$dir.record.log"; then
+            cat "$dir.record.log"
+            echo "realtraffic: FAILED: recording profile $profile failed"
+            status=1
+            break
         fi
-        if command -v tcpflow >/dev/null 2>&1; then
-            mkdir -p "$dir/tcpflow-$side"
-            (cd "$dir" && tcpflow -r "$side.pcap" -o "tcpflow-$side" >/dev/null 2>&1) ||
-                rm -rf "$dir/tcpflow-$side"
-        fi
+        grep -E "^record: (impairment|applications)" "$dir.record.log"
+        for side in client server; do
+            if ! "$out/sessions" "$dir/$side.pcap" >"$dir/sessions-$side.jsonl" \
+                2>"$dir/sessions-$side.log"; then
+                cat "$dir/sessions-$side.log"
+                echo "realtraffic: sessions failed on $dir/$side.pcap"
+            fi
+            if command -v tcpflow >/dev/null 2>&1; then
+                mkdir -p "$dir/tcpflow-$side"
+                (cd "$dir" && tcpflow -r "$side.pcap" -o "tcpflow-$side" >/dev/null 2>&1) ||
+                    rm -rf "$dir/tcpflow-$side"
+            fi
+        done
+        rc=0
+        "$python" "$here/compare.py" "$dir" >"$dir/compare.txt" 2>&1 || rc=$?
+        # 3: something failed on a capture that missed frames (a busy
+        # machine): that says nothing about tcpsession, record again
+        ((rc == 3)) || break
+        grep -E "^WARNING" "$dir/compare.txt"
+        ((attempt == 1)) && echo "realtraffic: the capture missed frames; recording again"
     done
-    rc=0
-    "$python" "$here/compare.py" "$dir" >"$dir/compare.txt" 2>&1 || rc=$?
+    [[ -f $dir/compare.txt ]] || continue
     if ((rc)); then
         status=1
         cat "$dir/compare.txt"
@@ -102,6 +111,8 @@ for profile in $profiles; do
             mkdir -p "$dir/delivered-$side"
             "$out/sessions" -d "$dir/delivered-$side" "$dir/$side.pcap" >/dev/null 2>&1
         done
+        ((rc == 3)) && echo "realtraffic: profile $profile: the captures were incomplete twice;" \
+            "the failures above may not be tcpsession's"
         echo "realtraffic: profile $profile FAILED; captures, records and delivered bytes in $dir"
     else
         grep -E "^(sender-side|tcpflow|WARNING|note)" "$dir/compare.txt"
