@@ -53,6 +53,8 @@ v4c=10.77.0.1 v4s=10.77.0.2 v6c=fd77::1 v6s=fd77::2
 port=5001
 
 pids=()
+tcpdump_client='' tcpdump_server=''
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -86,11 +88,10 @@ if [[ $impair != relay ]]; then
     pct() { awk -v x="$1" 'BEGIN { printf "%g%%", x * 100 }'; }
     ip link add "$ifc" netns "$nsc" type veth peer name "$ifs" netns "$nss"
     ok=1
-    for pair in "$nsc $ifc" "$nss $ifs"; do
-        set -- $pair
-        ip netns exec "$1" tc qdisc add dev "$2" root netem delay "${delay_ms}ms" \
-            reorder "$(pct "$reorder")" loss "$(pct "$loss")" duplicate "$(pct "$dup")" \
-            2>/dev/null || ok=0
+    for ns_dev in "$nsc/$ifc" "$nss/$ifs"; do
+        ip netns exec "${ns_dev%/*}" tc qdisc add dev "${ns_dev#*/}" root netem \
+            delay "${delay_ms}ms" reorder "$(pct "$reorder")" loss "$(pct "$loss")" \
+            duplicate "$(pct "$dup")" 2>/dev/null || ok=0
     done
     if ((ok)); then
         method=netem
@@ -126,7 +127,7 @@ for side in client server; do
     ip netns exec "$ns" tcpdump -i "$dev" -n -s 0 -U -B 131072 -w "$out/$side.pcap" tcp \
         >"$out/tcpdump-$side.log" 2>&1 &
     pids+=($!)
-    eval "tcpdump_$side=$!"
+    if [[ $side == client ]]; then tcpdump_client=$!; else tcpdump_server=$!; fi
 done
 wait_for "$out/tcpdump-client.log" "listening on" 10
 wait_for "$out/tcpdump-server.log" "listening on" 10
@@ -153,7 +154,7 @@ log "applications done in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f"
 # second late; the files stop growing), stop it, then the relay
 sleep 1
 [[ -n ${relay_pid:-} ]] && kill -USR1 "$relay_pid"
-last= stable=0
+last='' stable=0
 for ((i = 0; i < 40 && stable < 4; i++)); do
     sleep 0.5
     now=$(stat -c %s "$out/client.pcap" "$out/server.pcap" | tr '\n' ' ')

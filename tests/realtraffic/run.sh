@@ -60,7 +60,7 @@ for profile in $profiles; do
     dir=$out/$profile
     case $profile in
     # a little of everything, like a bad Wi-Fi link
-    mild) env=(RT_SEED=$seed RT_COUNT=40 RT_LOSS=0.02 RT_DUP=0.02 RT_REORDER=0.04
+    mild) env=(RT_SEED="$seed" RT_COUNT=40 RT_LOSS=0.02 RT_DUP=0.02 RT_REORDER=0.04
         RT_DELAY_MS=1 RT_REORDER_MS=8) ;;
     # much loss, many duplicates and frames held back long enough to be
     # overtaken by many others
