@@ -49,7 +49,7 @@
                                 default allocator used when the config's
                                 allocator is all NULL (define all or none)
      TCPS_NO_STDIO              no stdio: drops tcps_reader_open_file/_path
-     TCPS_NO_MMAP               tcps_reader_open_path reads instead of mapping
+     TCPS_NO_MMAP               no mmap code: TCPS_READER_MMAP is ignored
 
    MEMORY
      Every allocation goes through the allocator in the config struct
@@ -225,8 +225,32 @@ typedef struct tcps_reader_config {
     tcps_allocator allocator;
     uint32_t max_record; /* largest block/record accepted, default 64 MiB */
     uint32_t max_interfaces; /* pcapng interfaces per section, default 65536 */
+    uint32_t flags;          /* TCPS_READER_* */
 } tcps_reader_config;
 
+/* tcps_reader_config.flags */
+#define TCPS_READER_MMAP 0x1 /* tcps_reader_open_path maps regular files (POSIX)
+                                instead of reading them; see tcps_reader_open_path */
+
+/* The reader.
+   Formats: pcap (microsecond and nanosecond magic, either byte order,
+   versions 2.0-2.4; the FCS length in the upper bits of the link type
+   field becomes fcs_len) and pcapng (any number of sections in either byte
+   order; interface ids restart in each section; EPB, SPB and the obsolete
+   PB are packets, every other block is skipped, streamed past when it is
+   larger than max_record). if_tsresol (10^-n and 2^-n, any n), if_tsoffset
+   (saturating), if_fcslen (in bits, as the spec says) and the epb_flags FCS
+   length (in bytes) are applied. An SPB has no time (ts is 0); its caplen
+   is min(original length, interface snaplen, bytes held). A block length
+   that is not a multiple of 4 is rounded up, as Wireshark does.
+   Errors: empty input, a bad magic: TCPS_E_FORMAT; a cut or malformed file
+   or section header: TCPS_E_BAD_HEADER; input ending inside a record:
+   TCPS_E_TRUNCATED (input ending exactly after a record is TCPS_DONE). The
+   error offset is that of the offending record or block, and every record
+   before it has been returned. Errors are sticky.
+   Memory: the memory source is never copied (packets point into it); the
+   other sources read through one buffer that grows only when full of data
+   that really arrived, and never beyond about max_record. */
 typedef struct tcps_reader tcps_reader;
 
 TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
@@ -236,7 +260,12 @@ TCPS_API int tcps_reader_open_callback(tcps_reader **out, tcps_read_fn read, voi
 #ifndef TCPS_NO_STDIO
 /* The FILE* stays the caller's: tcps_reader_close does not close it. */
 TCPS_API int tcps_reader_open_file(tcps_reader **out, FILE *fp, const tcps_reader_config *cfg);
-/* "-" is stdin. Regular files are memory-mapped where possible. */
+/* "-" is stdin (read, never closed). Files are read in chunks through a
+   buffer; with TCPS_READER_MMAP in cfg->flags, regular files are
+   memory-mapped instead (POSIX, unless TCPS_NO_MMAP), so packets point into
+   the mapping. Reading is the default because it measured faster: mapping
+   costs a page fault per page on first touch (about 8x slower than read()
+   on a virtual machine) and the reader touches every byte once anyway. */
 TCPS_API int tcps_reader_open_path(tcps_reader **out, const char *path,
                                    const tcps_reader_config *cfg);
 #endif
@@ -820,13 +849,13 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
         } else {
             for (k = 0; k < 8; k++) {
                 int started = 0, sh;
-                if (k == best) {
+                if (k == best) { /* "::" stands for the run and both its separators */
                     tmp[n++] = ':';
-                    if (k == 0) tmp[n++] = ':';
+                    tmp[n++] = ':';
                     k += bestlen - 1;
                     continue;
                 }
-                if (k) tmp[n++] = ':';
+                if (k && k != best + bestlen) tmp[n++] = ':';
                 for (sh = 12; sh >= 0; sh -= 4) {
                     unsigned d = (g[k] >> sh) & 15;
                     if (d || started || sh == 0) tmp[n++] = hex[d], started = 1;
@@ -843,9 +872,826 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
 
 /* ------------------------------------------------------ section: reader --
    Owns: tcps_reader (pcap and pcapng parsing, input sources). Produces
-   tcps_packet views. Touches only the common section. */
+   tcps_packet views. Touches only the common section.
 
-/* (reader implementation) */
+   The reader looks at its input through a window: win[0..len) holds the
+   input bytes from offset base, and pos is the next unread byte. For memory
+   and memory-mapped sources the window is the whole input and never moves,
+   so packets point straight into it. For FILE*, descriptor and callback
+   sources the window is a buffer that starts small and doubles only when it
+   is full of bytes that really arrived: a record claiming more than
+   cfg.max_record is TCPS_E_TOO_LARGE before anything is allocated for it,
+   one claiming less but longer than the input is TCPS_E_TRUNCATED after
+   at most twice the bytes that did arrive were allocated, and the buffer
+   never grows past about max_record. Nothing seeks. */
+
+#ifndef TCPS_NO_STDIO
+#if defined(__unix__) || defined(__unix) || defined(__APPLE__)
+#define TCPS__POSIX_IO 1
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#ifndef TCPS_NO_MMAP
+#define TCPS__MMAP 1
+#include <sys/mman.h>
+#endif
+#endif
+#endif
+
+#define TCPS__DEFAULT_MAX_RECORD (64u * 1024u * 1024u)
+#define TCPS__DEFAULT_MAX_INTERFACES 65536u
+#define TCPS__READ_CHUNK ((size_t)128 * 1024)
+
+#define TCPS__RD_START 0
+#define TCPS__RD_RUN 1
+#define TCPS__RD_DONE 2
+#define TCPS__RD_ERROR 3
+
+#define TCPS__SRC_MEM 0  /* memory buffer or mapped file: zero copy */
+#define TCPS__SRC_READ 1 /* read function into the buffer */
+
+#define TCPS__NG_SHB 0x0A0D0D0Au
+#define TCPS__NG_IDB 1u
+#define TCPS__NG_PB 2u
+#define TCPS__NG_SPB 3u
+#define TCPS__NG_EPB 6u
+#define TCPS__NG_BOM 0x1A2B3C4Du
+
+/* timestamp units of a pcapng interface */
+#define TCPS__TS_DEC 0   /* 10^-e, e <= 9: div = 10^e, mul = 10^(9-e) */
+#define TCPS__TS_DECF 1  /* 10^-e, e > 9: div = 10^e (0 if > 10^19), ndiv = 10^(e-9) (0 if too big) */
+#define TCPS__TS_BIN 2   /* 2^-e */
+
+typedef struct tcps__iface {
+    uint32_t linktype;
+    uint32_t snaplen;
+    int32_t fcs_len;
+    uint32_t ts_kind;
+    uint32_t ts_exp;
+    uint64_t ts_div;
+    uint64_t ts_mul; /* TS_DEC: multiplier to nanoseconds; TS_DECF: divisor to nanoseconds */
+    int64_t ts_offset;
+} tcps__iface;
+
+struct tcps_reader {
+    tcps_allocator alloc;
+    tcps_reader_config cfg;
+    tcps_error err;
+    int format;
+    int state;
+    int big_endian; /* integers of the current file/section */
+    /* window on the input */
+    const uint8_t *win;
+    size_t len, pos;
+    uint64_t base;
+    /* streaming source */
+    int src;
+    int eof;
+    uint8_t *buf;
+    size_t cap;
+    tcps_read_fn read;
+    void *read_user;
+#ifndef TCPS_NO_STDIO
+    FILE *fp;
+    int close_fp;
+#ifdef TCPS__POSIX_IO
+    int fd, close_fd;
+#endif
+#ifdef TCPS__MMAP
+    void *map;
+    size_t map_size;
+#endif
+#endif
+    uint64_t frame;
+    /* pcap */
+    int pcap_nsec;
+    int pcap_swapped_lengths; /* 0 no, 1 yes, 2 when caplen > origlen (v2.3) */
+    uint32_t pcap_linktype, pcap_snaplen;
+    int32_t pcap_fcs_len;
+    /* pcapng */
+    uint32_t sections; /* section headers seen */
+    tcps__iface *ifs;
+    size_t n_ifs, cap_ifs;
+};
+
+static const uint64_t tcps__pow10[20] = {1ull,
+                                         10ull,
+                                         100ull,
+                                         1000ull,
+                                         10000ull,
+                                         100000ull,
+                                         1000000ull,
+                                         10000000ull,
+                                         100000000ull,
+                                         1000000000ull,
+                                         10000000000ull,
+                                         100000000000ull,
+                                         1000000000000ull,
+                                         10000000000000ull,
+                                         100000000000000ull,
+                                         1000000000000000ull,
+                                         10000000000000000ull,
+                                         100000000000000000ull,
+                                         1000000000000000000ull,
+                                         10000000000000000000ull};
+
+TCPS__PRIVATE uint16_t tcps__rd16(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be16(p) : tcps__le16(p);
+}
+TCPS__PRIVATE uint32_t tcps__rd32(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be32(p) : tcps__le32(p);
+}
+TCPS__PRIVATE uint64_t tcps__rd64(const tcps_reader *r, const uint8_t *p) {
+    return r->big_endian ? tcps__be64(p) : tcps__le64(p);
+}
+
+TCPS__PRIVATE int tcps__rd_fail(tcps_reader *r, int code, uint64_t offset, const char *msg) {
+    tcps__set_error(&r->err, code, offset, msg);
+    r->state = TCPS__RD_ERROR;
+    return code;
+}
+
+/* Make at least n bytes available at r->pos. TCPS_OK; TCPS_DONE when the
+   input ends first (r->len - r->pos tells how many there are); or
+   TCPS_E_NOMEM / TCPS_E_IO. */
+TCPS__PRIVATE int tcps__fill(tcps_reader *r, size_t n) {
+    if (r->len - r->pos >= n) return TCPS_OK;
+    if (r->src == TCPS__SRC_MEM || r->eof) return TCPS_DONE;
+    if (r->pos) { /* keep only the unread tail */
+        size_t keep = r->len - r->pos;
+        if (keep) memmove(r->buf, r->buf + r->pos, keep);
+        r->base += r->pos;
+        r->len = keep;
+        r->pos = 0;
+    }
+    while (r->len < n) {
+        ptrdiff_t got;
+        if (r->len == r->cap) { /* full of real data: grow */
+            size_t ncap;
+            void *p;
+            if (r->cap == 0) ncap = TCPS__READ_CHUNK;
+            else if (r->cap > SIZE_MAX / 2) ncap = SIZE_MAX;
+            else ncap = r->cap * 2;
+            /* doubling keeps the number of reallocations logarithmic even
+               when every record is a little longer than the last; near
+               the max_record cap, take just what is needed */
+            if (ncap > n && ncap - 64 > r->cfg.max_record) ncap = n;
+            p = tcps__realloc(&r->alloc, r->buf, r->cap, ncap);
+            if (!p) return TCPS_E_NOMEM;
+            r->buf = (uint8_t *)p;
+            r->cap = ncap;
+        }
+        r->win = r->buf;
+        got = r->read(r->read_user, r->buf + r->len, r->cap - r->len);
+        if (got < 0 || (size_t)got > r->cap - r->len) return TCPS_E_IO;
+        if (got == 0) {
+            r->eof = 1;
+            return TCPS_DONE;
+        }
+        r->len += (size_t)got;
+    }
+    return TCPS_OK;
+}
+
+/* Skip n bytes from r->pos without holding them. TCPS_OK, TCPS_DONE if the
+   input ends first, or an error. */
+TCPS__PRIVATE int tcps__skip(tcps_reader *r, uint64_t n) {
+    for (;;) {
+        size_t have = r->len - r->pos;
+        int rc;
+        if ((uint64_t)have >= n) {
+            r->pos += (size_t)n;
+            return TCPS_OK;
+        }
+        r->pos = r->len;
+        n -= have;
+        rc = tcps__fill(r, 1);
+        if (rc != TCPS_OK) return rc;
+    }
+}
+
+/* fill() did not give what a record needs: end of input, truncation or an
+   I/O error. at_start: no byte of this record has been read yet. */
+TCPS__PRIVATE int tcps__rd_short(tcps_reader *r, int rc, uint64_t off, int at_start, const char *msg) {
+    if (rc == TCPS_E_NOMEM) return tcps__rd_fail(r, rc, off, "out of memory growing the read buffer");
+    if (rc < 0) return tcps__rd_fail(r, TCPS_E_IO, off, "read error (the read function failed)");
+    if (at_start && r->len == r->pos) {
+        r->state = TCPS__RD_DONE;
+        return TCPS_DONE;
+    }
+    return tcps__rd_fail(r, TCPS_E_TRUNCATED, off, msg);
+}
+
+/* ---- timestamps */
+
+TCPS__PRIVATE void tcps__ts_setup(tcps__iface *f, uint8_t resol) {
+    uint32_t e = resol & 0x7fu;
+    f->ts_exp = e;
+    f->ts_div = 0;
+    f->ts_mul = 0;
+    if (resol & 0x80u) {
+        f->ts_kind = TCPS__TS_BIN;
+    } else if (e <= 9) {
+        f->ts_kind = TCPS__TS_DEC;
+        f->ts_div = tcps__pow10[e];
+        f->ts_mul = tcps__pow10[9 - e];
+    } else {
+        f->ts_kind = TCPS__TS_DECF;
+        f->ts_div = e <= 19 ? tcps__pow10[e] : 0;
+        f->ts_mul = e - 9 <= 19 ? tcps__pow10[e - 9] : 0;
+    }
+}
+
+/* floor(x * 10^9 / 2^e) for 1 <= e <= 127, in 128-bit arithmetic made of
+   64-bit halves. x < 2^e, so the result is below 10^9. */
+TCPS__PRIVATE uint64_t tcps__mul1e9_shr(uint64_t x, uint32_t e) {
+    uint64_t lo = (x & 0xffffffffu) * 1000000000u; /* < 2^62 */
+    uint64_t hi = (x >> 32) * 1000000000u;         /* < 2^62 */
+    uint64_t L = lo + (hi << 32);
+    uint64_t H = (hi >> 32) + (L < lo ? 1u : 0u);
+    if (e >= 64) return H >> (e - 64);
+    return (L >> e) | (H << (64 - e));
+}
+
+TCPS__PRIVATE int64_t tcps__add_sat(int64_t a, int64_t b) {
+    if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+    return a + b;
+}
+
+TCPS__PRIVATE tcps_time tcps__ts_convert(const tcps__iface *f, uint64_t t) {
+    uint64_t s, ns;
+    tcps_time out;
+    switch (f->ts_kind) {
+    case TCPS__TS_DEC:
+        s = t / f->ts_div;
+        ns = (t - s * f->ts_div) * f->ts_mul;
+        break;
+    case TCPS__TS_DECF:
+        if (f->ts_div) {
+            s = t / f->ts_div;
+            ns = (t - s * f->ts_div) / f->ts_mul;
+        } else {
+            s = 0;
+            ns = f->ts_mul ? t / f->ts_mul : 0;
+        }
+        break;
+    default:
+        if (f->ts_exp == 0) {
+            s = t;
+            ns = 0;
+        } else if (f->ts_exp < 64) {
+            s = t >> f->ts_exp;
+            ns = tcps__mul1e9_shr(t & ((((uint64_t)1) << f->ts_exp) - 1), f->ts_exp);
+        } else {
+            s = 0;
+            ns = tcps__mul1e9_shr(t, f->ts_exp);
+        }
+        break;
+    }
+    out.sec = tcps__add_sat(s > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)s, f->ts_offset);
+    out.nsec = (uint32_t)ns;
+    return out;
+}
+
+/* ---- pcapng options: code, length, value padded to 4 bytes */
+
+typedef struct tcps__opts {
+    const uint8_t *p;
+    size_t left;
+} tcps__opts;
+
+/* 1: one option in code, val, vlen; 0: the end; -1: malformed (runs past
+   the block). */
+TCPS__PRIVATE int tcps__opt_next(const tcps_reader *r, tcps__opts *o, uint32_t *code,
+                                 const uint8_t **val, size_t *vlen) {
+    size_t l, padded;
+    if (o->left == 0) return 0;
+    if (o->left < 4) return -1;
+    *code = tcps__rd16(r, o->p);
+    l = tcps__rd16(r, o->p + 2);
+    if (*code == 0) return 0; /* opt_endofopt */
+    padded = (l + 3) & ~(size_t)3;
+    if (padded > o->left - 4) return -1;
+    *val = o->p + 4;
+    *vlen = l;
+    o->p += 4 + padded;
+    o->left -= 4 + padded;
+    return 1;
+}
+
+/* Walk options only to check their bounds. */
+TCPS__PRIVATE int tcps__opts_valid(const tcps_reader *r, const uint8_t *p, size_t size) {
+    tcps__opts o;
+    uint32_t code;
+    const uint8_t *val;
+    size_t vlen;
+    int rc;
+    o.p = p;
+    o.left = size;
+    while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+    }
+    return rc == 0;
+}
+
+/* ---- file header */
+
+TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r);
+
+TCPS__PRIVATE int tcps__read_header(tcps_reader *r) {
+    const uint8_t *p;
+    uint32_t magic, lt;
+    uint16_t major, minor;
+    int rc = tcps__fill(r, 4);
+    if (rc < 0) return tcps__rd_short(r, rc, 0, 0, NULL);
+    if (rc == TCPS_DONE)
+        return tcps__rd_fail(r, TCPS_E_FORMAT, 0,
+                             r->len == r->pos ? "empty input (not a capture)"
+                                              : "input too short to be a capture");
+    p = r->win + r->pos;
+    magic = tcps__le32(p);
+    r->state = TCPS__RD_RUN;
+    if (magic == TCPS__NG_SHB) {
+        r->format = TCPS_FORMAT_PCAPNG;
+        return tcps__ng_shb(r);
+    }
+    if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) r->big_endian = 0;
+    else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) r->big_endian = 1;
+    else return tcps__rd_fail(r, TCPS_E_FORMAT, 0, "unknown magic number: not a pcap or pcapng file");
+    r->pcap_nsec = magic == 0xa1b23c4du || magic == 0x4d3cb2a1u;
+    rc = tcps__fill(r, 24);
+    if (rc < 0) return tcps__rd_short(r, rc, 0, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, 0, "pcap file header cut short");
+    p = r->win + r->pos;
+    major = tcps__rd16(r, p + 4);
+    minor = tcps__rd16(r, p + 6);
+    /* As libpcap: 2.0 to 2.4, and 543.0 (DG/UX). Before 2.3 caplen and
+       len were written the other way round; 2.3 files have either order. */
+    if (major == 2 && minor <= 4) r->pcap_swapped_lengths = minor < 3 ? 1 : minor == 3 ? 2 : 0;
+    else if (major == 543 && minor == 0) r->pcap_swapped_lengths = 1;
+    else return tcps__rd_fail(r, TCPS_E_VERSION, 0, "unsupported pcap version (not 2.0 to 2.4)");
+    r->pcap_snaplen = tcps__rd32(r, p + 16);
+    lt = tcps__rd32(r, p + 20);
+    /* low 16 bits: link type; bit 26 (P): bits 28-31 hold the FCS length
+       in 16-bit words; the other bits are reserved and ignored. */
+    r->pcap_linktype = lt & 0xffffu;
+    r->pcap_fcs_len = (lt & 0x04000000u) ? (int32_t)(((lt >> 28) & 0xfu) * 2u) : -1;
+    r->format = TCPS_FORMAT_PCAP;
+    r->pos += 24;
+    return TCPS_OK;
+}
+
+/* ---- pcap records */
+
+TCPS__PRIVATE int tcps__pcap_next(tcps_reader *r, tcps_packet *pkt) {
+    const uint8_t *p;
+    uint32_t sec, frac, caplen, origlen;
+    uint64_t off = r->base + r->pos;
+    int rc;
+    if (r->len - r->pos < 16) {
+        rc = tcps__fill(r, 16);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcap record header cut short");
+    }
+    p = r->win + r->pos;
+    sec = tcps__rd32(r, p);
+    frac = tcps__rd32(r, p + 4);
+    caplen = tcps__rd32(r, p + 8);
+    origlen = tcps__rd32(r, p + 12);
+    if (r->pcap_swapped_lengths && (r->pcap_swapped_lengths == 1 || caplen > origlen)) {
+        uint32_t t = caplen;
+        caplen = origlen;
+        origlen = t;
+    }
+    if (caplen > r->cfg.max_record)
+        return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off,
+                             "pcap record: captured length above the max_record limit");
+    if (r->len - r->pos - 16 < caplen) {
+        rc = tcps__fill(r, 16 + (size_t)caplen);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcap record data cut short");
+        p = r->win + r->pos;
+    }
+    pkt->ts.sec = sec;
+    if (r->pcap_nsec) {
+        pkt->ts.sec += frac / 1000000000u;
+        pkt->ts.nsec = frac % 1000000000u;
+    } else if (frac < 1000000u) {
+        pkt->ts.nsec = frac * 1000u;
+    } else { /* out-of-range microseconds: carry into seconds */
+        pkt->ts.sec += frac / 1000000u;
+        pkt->ts.nsec = frac % 1000000u * 1000u;
+    }
+    pkt->frame = ++r->frame;
+    pkt->offset = off;
+    pkt->linktype = r->pcap_linktype;
+    pkt->interface = 0;
+    pkt->section = 0;
+    pkt->origlen = origlen;
+    pkt->snaplen = r->pcap_snaplen;
+    pkt->fcs_len = r->pcap_fcs_len;
+    pkt->data.ptr = p + 16;
+    pkt->data.len = caplen;
+    r->pos += 16 + (size_t)caplen;
+    return TCPS_OK;
+}
+
+/* ---- pcapng blocks */
+
+/* Section header block at r->pos (its type already seen). */
+TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r) {
+    const uint8_t *p;
+    uint64_t off = r->base + r->pos;
+    uint32_t blen, bom, trail;
+    uint64_t alen;
+    uint16_t major;
+    int first = r->sections == 0;
+    int cut = first ? TCPS_E_BAD_HEADER : TCPS_E_TRUNCATED;
+    int rc = tcps__fill(r, 12);
+    if (rc < 0) return tcps__rd_short(r, rc, off, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, cut, off, "pcapng section header block cut short");
+    p = r->win + r->pos;
+    bom = tcps__le32(p + 8);
+    if (bom == TCPS__NG_BOM) r->big_endian = 0;
+    else if (tcps__be32(p + 8) == TCPS__NG_BOM) r->big_endian = 1;
+    else return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: bad byte-order magic");
+    blen = tcps__rd32(r, p + 4);
+    if (blen < 28) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header block shorter than 28 bytes");
+    alen = ((uint64_t)blen + 3) & ~(uint64_t)3; /* see tcps__ng_next */
+    if (alen > r->cfg.max_record)
+        return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng section header block above the max_record limit");
+    rc = tcps__fill(r, (size_t)alen);
+    if (rc < 0) return tcps__rd_short(r, rc, off, 0, NULL);
+    if (rc == TCPS_DONE) return tcps__rd_fail(r, cut, off, "pcapng section header block cut short");
+    p = r->win + r->pos;
+    trail = tcps__rd32(r, p + (size_t)alen - 4);
+    if (trail != blen && trail != alen)
+        return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off,
+                             "pcapng section header: trailing block length differs from the leading one");
+    major = tcps__rd16(r, p + 12);
+    if (major != 1) return tcps__rd_fail(r, TCPS_E_VERSION, off, "unsupported pcapng major version (not 1)");
+    if (!tcps__opts_valid(r, p + 24, (size_t)alen - 28))
+        return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: an option runs past the block");
+    if (r->sections < UINT32_MAX) r->sections++;
+    r->n_ifs = 0; /* interface ids restart in each section */
+    r->pos += (size_t)alen;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE int tcps__ng_idb(tcps_reader *r, const uint8_t *body, size_t blen_body, uint64_t off) {
+    tcps__iface f;
+    tcps__opts o;
+    uint32_t code;
+    const uint8_t *val;
+    size_t vlen;
+    uint8_t resol = 6;
+    int rc;
+    if (blen_body < 8)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng interface description block too short");
+    if (r->n_ifs >= r->cfg.max_interfaces)
+        return tcps__rd_fail(r, TCPS_E_LIMIT, off, "pcapng section has more interfaces than max_interfaces");
+    memset(&f, 0, sizeof f);
+    f.linktype = tcps__rd16(r, body);
+    f.snaplen = tcps__rd32(r, body + 4);
+    f.fcs_len = -1;
+    o.p = body + 8;
+    o.left = blen_body - 8;
+    while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+        if (code == 9 && vlen == 1) resol = val[0];                /* if_tsresol */
+        else if (code == 13 && vlen == 1) f.fcs_len = val[0] / 8;  /* if_fcslen, in bits */
+        else if (code == 14 && vlen == 8) f.ts_offset = (int64_t)tcps__rd64(r, val); /* if_tsoffset */
+    }
+    if (rc < 0)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng interface description: an option runs past the block");
+    tcps__ts_setup(&f, resol);
+    if (r->n_ifs == r->cap_ifs) {
+        void *arr = r->ifs;
+        if (tcps__grow(&r->alloc, &arr, &r->cap_ifs, r->n_ifs + 1, sizeof f) != TCPS_OK)
+            return tcps__rd_fail(r, TCPS_E_NOMEM, off, "out of memory for pcapng interfaces");
+        r->ifs = (tcps__iface *)arr;
+    }
+    r->ifs[r->n_ifs++] = f;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
+    for (;;) {
+        const uint8_t *p, *body;
+        uint64_t off = r->base + r->pos;
+        uint32_t type, blen, trail, ifid, caplen, origlen;
+        uint64_t alen;
+        size_t bodylen, blen_a;
+        const tcps__iface *f;
+        int rc;
+        if (r->len - r->pos < 8) {
+            rc = tcps__fill(r, 8);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcapng block header cut short");
+        }
+        p = r->win + r->pos;
+        type = tcps__rd32(r, p);
+        if (type == TCPS__NG_SHB) {
+            rc = tcps__ng_shb(r);
+            if (rc != TCPS_OK) return rc;
+            continue;
+        }
+        blen = tcps__rd32(r, p + 4);
+        if (blen < 12) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length below 12 bytes");
+        /* The spec wants a multiple of 4. Some writers put the unpadded
+           length there; like Wireshark, round it up, and accept either
+           value in the trailer. */
+        alen = ((uint64_t)blen + 3) & ~(uint64_t)3;
+        if (alen > r->cfg.max_record) {
+            if (type == TCPS__NG_EPB || type == TCPS__NG_SPB || type == TCPS__NG_PB || type == TCPS__NG_IDB)
+                return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng block above the max_record limit");
+            /* a block we do not read: stream past it, then check its trailer */
+            rc = tcps__skip(r, alen - 4);
+            if (rc == TCPS_OK) rc = tcps__fill(r, 4);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
+            trail = tcps__rd32(r, r->win + r->pos);
+            if (trail != blen && trail != alen)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     "pcapng block: trailing block length differs from the leading one");
+            r->pos += 4;
+            continue;
+        }
+        blen_a = (size_t)alen;
+        if (r->len - r->pos < blen_a) {
+            rc = tcps__fill(r, blen_a);
+            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
+            p = r->win + r->pos;
+        }
+        trail = tcps__rd32(r, p + blen_a - 4);
+        if (trail != blen && trail != alen)
+            return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                 "pcapng block: trailing block length differs from the leading one");
+        body = p + 8;
+        bodylen = blen_a - 12;
+        if (type == TCPS__NG_EPB || type == TCPS__NG_PB) {
+            uint64_t ts;
+            size_t padded;
+            int32_t fcs;
+            tcps__opts o;
+            uint32_t code;
+            const uint8_t *val;
+            size_t vlen;
+            if (bodylen < 20)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     type == TCPS__NG_EPB ? "pcapng enhanced packet block too short"
+                                                          : "pcapng packet block too short");
+            ifid = type == TCPS__NG_EPB ? tcps__rd32(r, body) : tcps__rd16(r, body);
+            if (ifid >= r->n_ifs)
+                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                                     "pcapng packet names an interface not described in its section");
+            f = &r->ifs[ifid];
+            ts = ((uint64_t)tcps__rd32(r, body + 4) << 32) | tcps__rd32(r, body + 8);
+            caplen = tcps__rd32(r, body + 12);
+            origlen = tcps__rd32(r, body + 16);
+            if (caplen > bodylen - 20)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                                     "pcapng packet: captured length runs past the end of the block");
+            padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: both multiples of 4 */
+            fcs = f->fcs_len;
+            o.p = body + 20 + padded;
+            o.left = bodylen - 20 - padded;
+            while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+                if (code == 2 && vlen == 4) { /* epb_flags: bits 5-8 FCS length in bytes */
+                    uint32_t bits = (tcps__rd32(r, val) >> 5) & 0xfu;
+                    if (bits) fcs = (int32_t)bits;
+                }
+            }
+            if (rc < 0)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng packet: an option runs past the block");
+            pkt->ts = tcps__ts_convert(f, ts);
+            pkt->fcs_len = fcs;
+            pkt->data.ptr = body + 20;
+        } else if (type == TCPS__NG_SPB) {
+            if (bodylen < 4)
+                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng simple packet block too short");
+            ifid = 0;
+            if (r->n_ifs == 0)
+                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                                     "pcapng simple packet block before any interface description");
+            f = &r->ifs[0];
+            origlen = tcps__rd32(r, body);
+            caplen = (uint32_t)TCPS__MIN((size_t)origlen, bodylen - 4);
+            if (f->snaplen && caplen > f->snaplen) caplen = f->snaplen;
+            pkt->ts.sec = 0;
+            pkt->ts.nsec = 0;
+            pkt->fcs_len = f->fcs_len;
+            pkt->data.ptr = body + 4;
+        } else {
+            if (type == TCPS__NG_IDB) {
+                rc = tcps__ng_idb(r, body, bodylen, off);
+                if (rc != TCPS_OK) return rc;
+            }
+            /* NRB, ISB, DSB, custom and unknown blocks: nothing we need */
+            r->pos += blen_a;
+            continue;
+        }
+        pkt->frame = ++r->frame;
+        pkt->offset = off;
+        pkt->linktype = f->linktype;
+        pkt->interface = ifid;
+        pkt->section = r->sections - 1;
+        pkt->origlen = origlen;
+        pkt->snaplen = f->snaplen;
+        pkt->data.len = caplen;
+        r->pos += blen_a;
+        return TCPS_OK;
+    }
+}
+
+/* ---- public API */
+
+TCPS_API int tcps_reader_next(tcps_reader *r, tcps_packet *pkt) {
+    int rc;
+    if (!r) return TCPS_E_ARG;
+    if (r->state == TCPS__RD_ERROR) return r->err.code;
+    if (r->state == TCPS__RD_DONE) return TCPS_DONE;
+    if (!pkt) return TCPS_E_ARG;
+    if (r->state == TCPS__RD_START) {
+        rc = tcps__read_header(r);
+        if (rc != TCPS_OK) return rc;
+    }
+    if (r->format == TCPS_FORMAT_PCAP) return tcps__pcap_next(r, pkt);
+    return tcps__ng_next(r, pkt);
+}
+
+TCPS__PRIVATE int tcps__reader_new(tcps_reader **out, const tcps_reader_config *cfg) {
+    tcps_allocator a;
+    tcps_reader *r;
+    if (tcps__alloc_init(&a, cfg ? &cfg->allocator : NULL) != TCPS_OK) return TCPS_E_ARG;
+    r = (tcps_reader *)tcps__calloc(&a, 1, sizeof *r);
+    if (!r) return TCPS_E_NOMEM;
+    r->alloc = a;
+    if (cfg) r->cfg = *cfg;
+    r->cfg.allocator = a;
+    if (!r->cfg.max_record) r->cfg.max_record = TCPS__DEFAULT_MAX_RECORD;
+    if (!r->cfg.max_interfaces) r->cfg.max_interfaces = TCPS__DEFAULT_MAX_INTERFACES;
+    tcps__set_error(&r->err, TCPS_OK, 0, NULL);
+    r->state = TCPS__RD_START;
+#if !defined(TCPS_NO_STDIO) && defined(TCPS__POSIX_IO)
+    r->fd = -1;
+#endif
+    *out = r;
+    return TCPS_OK;
+}
+
+TCPS_API int tcps_reader_open_memory(tcps_reader **out, const void *data, size_t size,
+                                     const tcps_reader_config *cfg) {
+    tcps_reader *r;
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!data && size) return TCPS_E_ARG;
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) return rc;
+    r->src = TCPS__SRC_MEM;
+    r->win = (const uint8_t *)data;
+    r->len = size;
+    *out = r;
+    return TCPS_OK;
+}
+
+TCPS_API int tcps_reader_open_callback(tcps_reader **out, tcps_read_fn read, void *read_user,
+                                       const tcps_reader_config *cfg) {
+    tcps_reader *r;
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!read) return TCPS_E_ARG;
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) return rc;
+    r->src = TCPS__SRC_READ;
+    r->read = read;
+    r->read_user = read_user;
+    *out = r;
+    return TCPS_OK;
+}
+
+#ifndef TCPS_NO_STDIO
+TCPS__PRIVATE ptrdiff_t tcps__read_file(void *user, void *buf, size_t len) {
+    FILE *fp = (FILE *)user;
+    size_t n = fread(buf, 1, len, fp);
+    if (n == 0 && ferror(fp)) return -1;
+    return (ptrdiff_t)n;
+}
+
+TCPS_API int tcps_reader_open_file(tcps_reader **out, FILE *fp, const tcps_reader_config *cfg) {
+    int rc;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!fp) return TCPS_E_ARG;
+    rc = tcps_reader_open_callback(out, tcps__read_file, fp, cfg);
+    if (rc == TCPS_OK) (*out)->fp = fp;
+    return rc;
+}
+
+#ifdef TCPS__POSIX_IO
+TCPS__PRIVATE ptrdiff_t tcps__read_fd(void *user, void *buf, size_t len) {
+    tcps_reader *r = (tcps_reader *)user;
+    ssize_t n;
+    if (len > ((size_t)1 << 30)) len = (size_t)1 << 30;
+    do {
+        n = read(r->fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : (ptrdiff_t)n;
+}
+#endif
+
+TCPS_API int tcps_reader_open_path(tcps_reader **out, const char *path, const tcps_reader_config *cfg) {
+    int rc;
+#ifdef TCPS__POSIX_IO
+    int fd;
+    tcps_reader *r;
+#ifdef TCPS__MMAP
+    struct stat st;
+#endif
+#else
+    FILE *fp;
+#endif
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (!path) return TCPS_E_ARG;
+#ifdef TCPS__POSIX_IO
+    if (strcmp(path, "-") == 0) {
+        fd = 0; /* stdin: read, never mapped, never closed */
+    } else {
+        do {
+            fd = open(path, O_RDONLY);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) return TCPS_E_IO;
+    }
+    rc = tcps__reader_new(&r, cfg);
+    if (rc != TCPS_OK) {
+        if (fd != 0) close(fd);
+        return rc;
+    }
+#ifdef TCPS__MMAP
+    if ((r->cfg.flags & TCPS_READER_MMAP) && fd != 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size > 0 && (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            r->map = m;
+            r->map_size = (size_t)st.st_size;
+            r->src = TCPS__SRC_MEM;
+            r->win = (const uint8_t *)m;
+            r->len = r->map_size;
+            *out = r;
+            return TCPS_OK;
+        }
+    }
+#endif
+    r->src = TCPS__SRC_READ;
+    r->read = tcps__read_fd;
+    r->read_user = r;
+    r->fd = fd;
+    r->close_fd = fd != 0;
+    *out = r;
+    return TCPS_OK;
+#else
+    if (strcmp(path, "-") == 0) return tcps_reader_open_file(out, stdin, cfg);
+    fp = fopen(path, "rb");
+    if (!fp) return TCPS_E_IO;
+    rc = tcps_reader_open_file(out, fp, cfg);
+    if (rc != TCPS_OK) {
+        fclose(fp);
+        return rc;
+    }
+    (*out)->close_fp = 1;
+    return TCPS_OK;
+#endif
+}
+#endif /* TCPS_NO_STDIO */
+
+TCPS_API void tcps_reader_close(tcps_reader *r) {
+    tcps_allocator a;
+    if (!r) return;
+    a = r->alloc;
+#ifndef TCPS_NO_STDIO
+    if (r->close_fp && r->fp) fclose(r->fp);
+#ifdef TCPS__MMAP
+    if (r->map) munmap(r->map, r->map_size);
+#endif
+#ifdef TCPS__POSIX_IO
+    if (r->close_fd && r->fd >= 0) close(r->fd);
+#endif
+#endif
+    tcps__free(&a, r->buf, r->cap);
+    tcps__free(&a, r->ifs, r->cap_ifs * sizeof *r->ifs);
+    tcps__free(&a, r, sizeof *r);
+}
+
+TCPS_API const tcps_error *tcps_reader_error(const tcps_reader *r) { return r ? &r->err : NULL; }
+
+TCPS_API int tcps_reader_format(const tcps_reader *r) { return r ? r->format : 0; }
+
+TCPS_API uint64_t tcps_reader_offset(const tcps_reader *r) { return r ? r->base + r->pos : 0; }
+
+TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_config *out) {
+    if (r && out) *out = r->cfg;
+}
 
 /* ---------------------------------------------------- end section: reader */
 
@@ -856,7 +1702,973 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
    defragmentation, TCP header and options, checksums, decode statistics).
    Turns a tcps_packet into a tcps_segment. Touches only the common section. */
 
-/* (decoder implementation) */
+/* Decoding works on a view (ptr, n captured bytes) plus "extra": bytes that
+   were on the wire after the captured end. Each layer bounds the view by its
+   own length field, so padding and FCS never become payload, and a snaplen
+   cut shows up as payload_len > payload.len. */
+
+#define TCPS__MAX_TUNNEL 8  /* encapsulations removed before TUNNEL_TOO_DEEP */
+#define TCPS__MAX_HELD 12   /* reassembled datagrams alive during one decode */
+#define TCPS__FRAG_MAX_END 65535u
+
+typedef struct tcps__frag {
+    struct tcps__frag *hnext;        /* hash chain */
+    struct tcps__frag *older, *newer; /* age list, oldest first */
+    uint32_t hash, id;
+    uint8_t version, proto, have_first, have_last;
+    uint8_t next;                     /* protocol after the fragment header (offset 0) */
+    uint8_t src[16], dst[16];
+    tcps_time deadline;               /* first fragment time + timeout */
+    uint32_t total;                   /* datagram payload length, once the last fragment is in */
+    uint8_t *data;
+    size_t cap;
+    uint32_t (*rng)[2];               /* received ranges, sorted, merged */
+    size_t nrng, rngcap;
+    size_t mem;                       /* bytes accounted to frag_max_bytes */
+} tcps__frag;
+
+struct tcps_decoder {
+    tcps_allocator alloc;
+    tcps_decoder_config cfg;
+    tcps_decode_stats stats;
+    uint32_t lt_last;                 /* index in stats.linktypes of the last link type */
+    tcps__frag **buckets;
+    uint32_t nbuckets;                /* power of two, 0 until the first fragment */
+    tcps__frag *oldest, *newest;
+    uint32_t frag_count;
+    size_t frag_bytes;
+    struct { uint8_t *ptr; size_t cap; } held[TCPS__MAX_HELD];
+    uint32_t nheld;
+};
+
+/* State of one tcps_decode call. */
+typedef struct tcps__dx {
+    tcps_decoder *d;
+    tcps_segment *seg;
+    tcps_time ts;
+    int depth;      /* encapsulations removed */
+    int ipver;      /* innermost IP version reached */
+    int fragmented;
+} tcps__dx;
+
+#define TCPS__MAL(dx, why) ((dx)->d->stats.malformed[TCPS_MALFORMED_##why]++, 0)
+
+TCPS__PRIVATE int tcps__ip(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra, int want);
+TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra);
+TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p, size_t n,
+                                  size_t extra);
+
+/* ---- checksums */
+
+TCPS__PRIVATE uint32_t tcps__sum(uint32_t s, const uint8_t *p, size_t n) {
+    uint64_t acc = s;
+    while (n >= 4) {
+        acc += tcps__be32(p);
+        p += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        acc += tcps__be16(p);
+        p += 2;
+        n -= 2;
+    }
+    if (n) acc += (uint32_t)p[0] << 8;
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return (uint32_t)acc;
+}
+
+/* TCP checksum over a pseudo header and the whole segment; 1 if right. */
+TCPS__PRIVATE int tcps__tcp_csum_ok(const tcps_segment *seg, const uint8_t *tcp, size_t len) {
+    uint8_t ph[40];
+    uint32_t s;
+    if (seg->ip_version == 4) {
+        memcpy(ph, seg->src, 4);
+        memcpy(ph + 4, seg->dst, 4);
+        ph[8] = 0;
+        ph[9] = 6;
+        ph[10] = (uint8_t)(len >> 8);
+        ph[11] = (uint8_t)len;
+        s = tcps__sum(0, ph, 12);
+    } else {
+        memcpy(ph, seg->src, 16);
+        memcpy(ph + 16, seg->dst, 16);
+        ph[32] = (uint8_t)(len >> 24);
+        ph[33] = (uint8_t)(len >> 16);
+        ph[34] = (uint8_t)(len >> 8);
+        ph[35] = (uint8_t)len;
+        ph[36] = ph[37] = ph[38] = 0;
+        ph[39] = 6;
+        s = tcps__sum(0, ph, 40);
+    }
+    s = tcps__sum(s, tcp, len);
+    return s == 0xffff;
+}
+
+/* ---- TCP */
+
+/* cut: the snapshot length ended the header, so an option running past the
+   end is not a malformed list */
+TCPS__PRIVATE void tcps__tcp_options(tcps_tcp_options *o, const uint8_t *p, size_t n, int cut) {
+    while (n > 0) {
+        uint8_t kind = p[0], len;
+        if (kind == 0) break;
+        if (kind == 1) {
+            p++, n--;
+            continue;
+        }
+        if (n < 2 || (len = p[1]) < 2 || len > n) {
+            if (!cut || (n >= 2 && p[1] < 2)) o->present |= TCPS_OPT_MALFORMED;
+            break;
+        }
+        switch (kind) {
+        case 2:
+            if (len == 4) o->present |= TCPS_OPT_MSS, o->mss = tcps__be16(p + 2);
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 3:
+            if (len == 3) o->present |= TCPS_OPT_WSCALE, o->wscale = p[2];
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 4:
+            if (len == 2) o->present |= TCPS_OPT_SACK_PERM;
+            else o->present |= TCPS_OPT_MALFORMED;
+            break;
+        case 5:
+            if (len >= 10 && (len - 2) % 8 == 0) {
+                unsigned i, k = (unsigned)(len - 2) / 8;
+                o->present |= TCPS_OPT_SACK;
+                for (i = 0; i < k && o->sack_count < TCPS_MAX_SACK; i++) {
+                    o->sack[o->sack_count][0] = tcps__be32(p + 2 + 8 * i);
+                    o->sack[o->sack_count][1] = tcps__be32(p + 6 + 8 * i);
+                    o->sack_count++;
+                }
+            } else {
+                o->present |= TCPS_OPT_MALFORMED;
+            }
+            break;
+        case 8:
+            if (len == 10) {
+                o->present |= TCPS_OPT_TIMESTAMP;
+                o->ts_val = tcps__be32(p + 2);
+                o->ts_ecr = tcps__be32(p + 6);
+            } else {
+                o->present |= TCPS_OPT_MALFORMED;
+            }
+            break;
+        case 19: o->present |= len == 18 ? TCPS_OPT_MD5 : TCPS_OPT_MALFORMED; break;
+        case 28: o->present |= len == 4 ? TCPS_OPT_USER_TIMEOUT : TCPS_OPT_MALFORMED; break;
+        case 29: o->present |= len >= 4 ? TCPS_OPT_AUTH : TCPS_OPT_MALFORMED; break;
+        case 30: o->present |= len >= 3 ? TCPS_OPT_MPTCP : TCPS_OPT_MALFORMED; break;
+        case 34:
+        case 254: {
+            size_t skip = 2;
+            if (kind == 254) {
+                if (len < 4 || tcps__be16(p + 2) != 0xF989) {
+                    o->present |= TCPS_OPT_UNKNOWN;
+                    break;
+                }
+                skip = 4;
+            }
+            /* a cookie request is empty; a cookie is 4..16 bytes */
+            if (len - skip != 0 && (len - skip < 4 || len - skip > 16)) {
+                o->present |= TCPS_OPT_MALFORMED;
+                break;
+            }
+            o->present |= TCPS_OPT_TFO;
+            o->tfo_len = (uint8_t)(len - skip);
+            memcpy(o->tfo_cookie, p + skip, len - skip);
+            break;
+        }
+        default: o->present |= TCPS_OPT_UNKNOWN; break;
+        }
+        p += len;
+        n -= len;
+    }
+}
+
+/* p/n: the captured TCP segment; wire: its length on the wire. */
+TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wire) {
+    tcps_segment *s = dx->seg;
+    size_t hl;
+    if (n < 20) return TCPS__MAL(dx, TCP_TRUNCATED);
+    hl = (size_t)(p[12] >> 4) * 4;
+    if (hl < 20 || hl > wire) return TCPS__MAL(dx, TCP_BAD_OFFSET);
+    s->sport = tcps__be16(p);
+    s->dport = tcps__be16(p + 2);
+    s->seq = tcps__be32(p + 4);
+    s->ack = tcps__be32(p + 8);
+    s->flags = (uint16_t)(((p[12] & 1) << 8) | p[13]);
+    s->window = tcps__be16(p + 14);
+    s->urgent = tcps__be16(p + 18);
+    s->hdr_len = (uint16_t)hl;
+    if (hl <= n) {
+        if (hl > 20) tcps__tcp_options(&s->opt, p + 20, hl - 20, 0);
+        s->payload.ptr = p + hl;
+        s->payload.len = n - hl;
+    } else {
+        /* the snapshot length cut the options: the segment still counts (as
+           in tshark), with what was captured of them and no payload */
+        tcps__tcp_options(&s->opt, p + 20, n - 20, 1);
+        s->payload.ptr = p + n;
+        s->payload.len = 0;
+    }
+    s->payload_len = (uint32_t)(wire - hl);
+    s->tunnel_depth = (uint8_t)dx->depth;
+    s->fragmented = (uint8_t)dx->fragmented;
+    if (n < wire) dx->d->stats.truncated++;
+    if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+        if (n == wire) {
+            s->checksum = tcps__tcp_csum_ok(s, p, n) ? TCPS_CSUM_GOOD : TCPS_CSUM_BAD;
+            if (s->checksum == TCPS_CSUM_BAD) dx->d->stats.malformed[TCPS_MALFORMED_TCP_BAD_CHECKSUM]++;
+        } else {
+            s->checksum = TCPS_CSUM_UNCHECKED;
+        }
+    }
+    return 1;
+}
+
+/* ---- tunnels over UDP and GRE */
+
+TCPS__PRIVATE int tcps__tunnel_enter(tcps__dx *dx) {
+    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) return 0;
+    if (dx->depth >= TCPS__MAX_TUNNEL) return TCPS__MAL(dx, TUNNEL_TOO_DEEP) - 1;
+    dx->depth++;
+    return 1;
+}
+
+/* PPP protocol field (maybe compressed), optionally after FF 03. */
+TCPS__PRIVATE int tcps__ppp(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t proto;
+    if (n >= 2 && p[0] == 0xff && p[1] == 0x03) p += 2, n -= 2;
+    if (n < 1) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (p[0] & 1) {
+        proto = p[0];
+        p++, n--;
+    } else {
+        if (n < 2) return TCPS__MAL(dx, LINK_TRUNCATED);
+        proto = tcps__be16(p);
+        p += 2, n -= 2;
+    }
+    if (proto == 0x0021) return tcps__ip(dx, p, n, extra, 4);
+    if (proto == 0x0057) return tcps__ip(dx, p, n, extra, 6);
+    dx->d->stats.non_ip++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t fl, proto;
+    size_t hl = 4;
+    int r;
+    if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+    fl = tcps__be16(p);
+    proto = tcps__be16(p + 2);
+    if ((fl & 7) == 0) {
+        if (fl & 0x4000) goto other; /* source routing (RFC 1701): not decoded */
+        if (fl & 0x8000) hl += 4;
+        if (fl & 0x2000) hl += 4;
+        if (fl & 0x1000) hl += 4;
+    } else if ((fl & 7) == 1 && proto == 0x880B) {
+        /* enhanced GRE (PPTP): key always, sequence and ack optional */
+        hl += 4;
+        if (fl & 0x1000) hl += 4;
+        if (fl & 0x0080) hl += 4;
+    } else {
+        goto other;
+    }
+    if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    p += hl, n -= hl;
+    switch (proto) {
+    case 0x0800: case 0x86DD: case 0x6558: case 0x880B: case 0x8847: case 0x8848:
+        break;
+    case 0x88BE: /* ERSPAN type II (sequence bit set) or type I (no header) */
+        if (fl & 0x1000) {
+            if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+            p += 8, n -= 8;
+        }
+        proto = 0x6558;
+        break;
+    case 0x22EB: /* ERSPAN type III, optional platform sub-header */
+        if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
+        hl = (p[11] & 1) ? 20 : 12;
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        p += hl, n -= hl;
+        proto = 0x6558;
+        break;
+    default: goto other;
+    }
+    if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+    if (proto == 0x880B) return tcps__ppp(dx, p, n, extra);
+    if (proto == 0x6558) return tcps__ether(dx, p, n, extra);
+    return tcps__ethertype(dx, proto, p, n, extra);
+stop:
+    if (r == 0) dx->d->stats.non_tcp++;
+    return 0;
+other:
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wire) {
+    uint16_t sp, dp, ulen;
+    size_t extra;
+    int r, port;
+    if (n < 8 || (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS)) goto other;
+    sp = tcps__be16(p);
+    dp = tcps__be16(p + 2);
+    ulen = tcps__be16(p + 4);
+    if (sp == 4789 || dp == 4789) port = 4789;
+    else if (sp == 6081 || dp == 6081) port = 6081;
+    else if (sp == 2152 || dp == 2152) port = 2152;
+    else if (sp == 3544 || dp == 3544) port = 3544;
+    else goto other;
+    if (ulen >= 8 && ulen < wire) wire = ulen; /* UDP length bounds the payload */
+    if (n > wire) n = wire;
+    extra = wire - n;
+    p += 8, n -= 8;
+    switch (port) {
+    case 4789: /* VXLAN: flags, reserved, VNI; Ethernet follows */
+        if (n < 8 || !(p[0] & 0x08)) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ether(dx, p + 8, n - 8, extra);
+    case 6081: { /* Geneve */
+        size_t hl;
+        uint16_t proto;
+        if (n < 8 || (p[0] >> 6) != 0) goto other;
+        hl = 8 + (size_t)(p[0] & 0x3f) * 4;
+        proto = tcps__be16(p + 2);
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        if (proto == 0x6558) return tcps__ether(dx, p + hl, n - hl, extra);
+        return tcps__ethertype(dx, proto, p + hl, n - hl, extra);
+    }
+    case 2152: { /* GTP-U, G-PDU only */
+        size_t hl = 8;
+        if (n < 8 || (p[0] >> 5) != 1 || !(p[0] & 0x10) || p[1] != 0xff) goto other;
+        if (p[0] & 0x07) {
+            uint8_t next;
+            if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
+            next = (p[0] & 0x04) ? p[11] : 0;
+            hl = 12;
+            while (next) { /* extension headers: length in 4-byte units, next type last */
+                size_t el;
+                if (n - hl < 1 || p[hl] == 0) return TCPS__MAL(dx, LINK_BAD);
+                el = (size_t)p[hl] * 4;
+                if (n - hl < el) return TCPS__MAL(dx, LINK_TRUNCATED);
+                next = p[hl + el - 1];
+                hl += el;
+            }
+        }
+        if (n <= hl) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ip(dx, p + hl, n - hl, extra, 0);
+    }
+    default: { /* Teredo: IPv6, maybe after authentication / origin indication */
+        size_t off = 0;
+        if (n >= 4 && tcps__be16(p) == 0x0001) {
+            size_t al = 4 + (size_t)p[2] + p[3] + 9;
+            if (n < al) goto other;
+            off = al;
+        }
+        if (n - off >= 8 && tcps__be16(p + off) == 0x0000) off += 8;
+        if (n - off < 40 || (p[off] >> 4) != 6) goto other;
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ip(dx, p + off, n - off, extra, 6);
+    }
+    }
+stop:
+    if (r == 0) dx->d->stats.non_tcp++;
+    return 0;
+other:
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+/* Upper-layer protocol of an IP packet: p/n captured, wire = length on the wire. */
+TCPS__PRIVATE int tcps__l4(tcps__dx *dx, int proto, const uint8_t *p, size_t n, size_t wire) {
+    int r;
+    switch (proto) {
+    case 6: return tcps__tcp(dx, p, n, wire);
+    case 4:
+    case 41:
+        if ((r = tcps__tunnel_enter(dx)) < 0) return 0;
+        if (r == 0) break;
+        return tcps__ip(dx, p, n, wire - n, proto == 4 ? 4 : 6);
+    case 47:
+        if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) break;
+        return tcps__gre(dx, p, n, wire - n);
+    case 17: return tcps__udp(dx, p, n, wire);
+    default: break;
+    }
+    dx->d->stats.non_tcp++;
+    return 0;
+}
+
+/* ---- defragmentation */
+
+TCPS__PRIVATE uint32_t tcps__frag_hash(int version, const uint8_t *src, const uint8_t *dst,
+                                       uint32_t id, int proto) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ ((uint64_t)id << 16) ^ (uint64_t)(proto << 8) ^ (uint64_t)version;
+    size_t i, alen = version == 4 ? 4 : 16;
+    for (i = 0; i < alen; i += 4) {
+        h = (h ^ tcps__be32(src + i)) * 0xff51afd7ed558ccdull;
+        h = (h ^ tcps__be32(dst + i)) * 0xc4ceb9fe1a85ec53ull;
+    }
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+TCPS__PRIVATE void tcps__frag_free(tcps_decoder *d, tcps__frag *f) {
+    tcps__frag **pp = &d->buckets[f->hash & (d->nbuckets - 1)];
+    while (*pp && *pp != f) pp = &(*pp)->hnext;
+    if (*pp) *pp = f->hnext;
+    if (f->older) f->older->newer = f->newer;
+    else d->oldest = f->newer;
+    if (f->newer) f->newer->older = f->older;
+    else d->newest = f->older;
+    d->frag_count--;
+    d->frag_bytes -= f->mem;
+    tcps__free(&d->alloc, f->data, f->cap);
+    tcps__free(&d->alloc, f->rng, f->rngcap * sizeof *f->rng);
+    tcps__free(&d->alloc, f, sizeof *f);
+}
+
+TCPS__PRIVATE void tcps__frag_expire(tcps_decoder *d, tcps_time now) {
+    while (d->oldest && tcps_time_cmp(now, d->oldest->deadline) > 0) {
+        d->stats.frag_expired++;
+        tcps__frag_free(d, d->oldest);
+    }
+}
+
+/* Make room for delta more bytes by dropping the oldest datagrams other than
+   keep; 1 if it fits now. */
+TCPS__PRIVATE int tcps__frag_room(tcps_decoder *d, size_t delta, const tcps__frag *keep) {
+    while (d->frag_bytes + delta > d->cfg.frag_max_bytes || delta > d->cfg.frag_max_bytes) {
+        tcps__frag *o = d->oldest;
+        if (o == keep) o = o->newer;
+        if (!o) return 0;
+        d->stats.frag_evicted++;
+        tcps__frag_free(d, o);
+    }
+    return 1;
+}
+
+/* Add one fragment. Returns 1 and fills out, outlen and out_proto when it completed
+   a datagram, 0 when held or dropped (counted), or TCPS_E_NOMEM. */
+TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, const uint8_t *dst,
+                               uint32_t id, int proto, int key_proto, uint32_t off, int more,
+                               const uint8_t *p, size_t len, const uint8_t **out, size_t *outlen,
+                               int *out_proto) {
+    tcps_decoder *d = dx->d;
+    size_t alen = version == 4 ? 4 : 16, i, j, pos;
+    uint32_t h, end, limit;
+    tcps__frag *f;
+    int isnew = 0, overlap = 0;
+
+    limit = version == 4 ? TCPS__FRAG_MAX_END - 20 : TCPS__FRAG_MAX_END;
+    if (off > limit || len > limit - off) return TCPS__MAL(dx, FRAG_BAD);
+    end = off + (uint32_t)len;
+
+    if (!d->nbuckets) {
+        uint32_t nb = 64;
+        while (nb < d->cfg.frag_max_datagrams && nb < 65536) nb <<= 1;
+        d->buckets = (tcps__frag **)tcps__calloc(&d->alloc, nb, sizeof *d->buckets);
+        if (!d->buckets) return TCPS_E_NOMEM;
+        d->nbuckets = nb;
+    }
+    h = tcps__frag_hash(version, src, dst, id, key_proto);
+    for (f = d->buckets[h & (d->nbuckets - 1)]; f; f = f->hnext)
+        if (f->hash == h && f->id == id && f->version == version && f->proto == key_proto &&
+            !memcmp(f->src, src, alen) && !memcmp(f->dst, dst, alen))
+            break;
+    if (!f) {
+        if (d->frag_count >= d->cfg.frag_max_datagrams && d->oldest) {
+            d->stats.frag_evicted++;
+            tcps__frag_free(d, d->oldest);
+        }
+        if (!tcps__frag_room(d, sizeof *f, NULL)) {
+            d->stats.frag_evicted++;
+            return 0;
+        }
+        f = (tcps__frag *)tcps__calloc(&d->alloc, 1, sizeof *f);
+        if (!f) return TCPS_E_NOMEM;
+        f->hash = h;
+        f->id = id;
+        f->version = (uint8_t)version;
+        f->proto = (uint8_t)key_proto;
+        memcpy(f->src, src, alen);
+        memcpy(f->dst, dst, alen);
+        f->deadline.sec = dx->ts.sec + d->cfg.frag_timeout_ms / 1000;
+        f->deadline.nsec = dx->ts.nsec + (d->cfg.frag_timeout_ms % 1000) * 1000000u;
+        if (f->deadline.nsec >= TCPS__NS_PER_SEC) f->deadline.nsec -= TCPS__NS_PER_SEC, f->deadline.sec++;
+        f->mem = sizeof *f;
+        f->hnext = d->buckets[h & (d->nbuckets - 1)];
+        d->buckets[h & (d->nbuckets - 1)] = f;
+        f->older = d->newest;
+        if (d->newest) d->newest->newer = f;
+        else d->oldest = f;
+        d->newest = f;
+        d->frag_count++;
+        d->frag_bytes += f->mem;
+        isnew = 1;
+    }
+
+    /* consistency of the datagram's end (as Linux: a mismatch kills it) */
+    if (!more) {
+        if ((f->have_last && end != f->total) || (f->nrng && end < f->rng[f->nrng - 1][1])) {
+            tcps__frag_free(d, f);
+            return TCPS__MAL(dx, FRAG_BAD);
+        }
+    } else if (f->have_last && end > f->total) {
+        tcps__frag_free(d, f);
+        return TCPS__MAL(dx, FRAG_BAD);
+    }
+
+    /* room: data up to end, and one more range */
+    if (end > f->cap || f->nrng + 1 > f->rngcap) {
+        size_t ncap = f->cap, nr = f->rngcap, delta;
+        if (end > ncap) {
+            ncap = ncap ? ncap * 2 : 2048;
+            if (ncap < end) ncap = end;
+            if (ncap > TCPS__FRAG_MAX_END) ncap = TCPS__FRAG_MAX_END;
+        }
+        if (f->nrng + 1 > nr) nr = nr ? nr * 2 : 4;
+        delta = (ncap - f->cap) + (nr - f->rngcap) * sizeof *f->rng;
+        if (!tcps__frag_room(d, delta, f)) {
+            d->stats.frag_evicted++;
+            tcps__frag_free(d, f);
+            return 0;
+        }
+        if (ncap != f->cap) {
+            uint8_t *nd = (uint8_t *)tcps__realloc(&d->alloc, f->data, f->cap, ncap);
+            if (!nd) goto nomem;
+            f->data = nd;
+            d->frag_bytes += ncap - f->cap;
+            f->mem += ncap - f->cap;
+            f->cap = ncap;
+        }
+        if (nr != f->rngcap) {
+            void *nrp = tcps__realloc(&d->alloc, f->rng, f->rngcap * sizeof *f->rng, nr * sizeof *f->rng);
+            if (!nrp) goto nomem;
+            f->rng = (uint32_t(*)[2])nrp;
+            d->frag_bytes += (nr - f->rngcap) * sizeof *f->rng;
+            f->mem += (nr - f->rngcap) * sizeof *f->rng;
+            f->rngcap = nr;
+        }
+    }
+    if (!more) {
+        f->have_last = 1;
+        f->total = end;
+    }
+    if (off == 0) {
+        f->have_first = 1;
+        f->next = (uint8_t)proto; /* IPv6: from the first fragment, as RFC 8200 says */
+    }
+
+    /* copy what is not there yet (first copy wins), then merge the range */
+    pos = off;
+    for (i = 0; i < f->nrng && pos < end; i++) {
+        if (f->rng[i][1] <= pos) continue;
+        if (f->rng[i][0] >= end) break;
+        if (f->rng[i][0] > pos) memcpy(f->data + pos, p + (pos - off), f->rng[i][0] - pos);
+        overlap = 1;
+        pos = f->rng[i][1];
+    }
+    if (pos < end) memcpy(f->data + pos, p + (pos - off), end - pos);
+    if (overlap) d->stats.frag_overlaps++;
+    if (end > off) {
+        uint32_t s = off, e = end;
+        for (i = 0; i < f->nrng && f->rng[i][1] < s; i++) {}
+        for (j = i; j < f->nrng && f->rng[j][0] <= e; j++) {
+            if (f->rng[j][0] < s) s = f->rng[j][0];
+            if (f->rng[j][1] > e) e = f->rng[j][1];
+        }
+        /* ranges i..j-1 are replaced by [s, e) */
+        if (j == i) {
+            memmove(f->rng + i + 1, f->rng + i, (f->nrng - i) * sizeof *f->rng);
+            f->nrng++;
+        } else if (j > i + 1) {
+            memmove(f->rng + i + 1, f->rng + j, (f->nrng - j) * sizeof *f->rng);
+            f->nrng -= j - i - 1;
+        }
+        f->rng[i][0] = s;
+        f->rng[i][1] = e;
+    }
+    (void)isnew;
+
+    if (f->have_last && f->have_first &&
+        (f->total == 0 || (f->nrng == 1 && f->rng[0][0] == 0 && f->rng[0][1] == f->total))) {
+        TCPS_ASSERT(d->nheld < TCPS__MAX_HELD);
+        d->held[d->nheld].ptr = f->data;
+        d->held[d->nheld].cap = f->cap;
+        d->nheld++;
+        *out = f->data;
+        *outlen = f->total;
+        *out_proto = f->next;
+        d->frag_bytes -= f->cap;
+        f->mem -= f->cap;
+        f->data = NULL;
+        f->cap = 0;
+        tcps__frag_free(d, f);
+        d->stats.reassembled++;
+        return 1;
+    }
+    return 0;
+nomem:
+    if (isnew) tcps__frag_free(d, f);
+    return TCPS_E_NOMEM;
+}
+
+/* ---- IP */
+
+TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t n, size_t extra,
+                                  int allow_frag);
+
+TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    tcps_segment *s = dx->seg;
+    size_t hl, tl, wire;
+    uint16_t fo;
+    if (n < 20) return TCPS__MAL(dx, IP_TRUNCATED);
+    hl = (size_t)(p[0] & 15) * 4;
+    if (hl < 20) return TCPS__MAL(dx, IP_BAD_HEADER_LEN);
+    if (hl > n) {
+        if (hl <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
+        return TCPS__MAL(dx, IP_BAD_HEADER_LEN);
+    }
+    dx->ipver = 4;
+    tl = tcps__be16(p + 2);
+    wire = n + extra;
+    if (tl == 0) tl = wire; /* TSO: the length is the captured one, as tshark does */
+    if (tl < hl) return TCPS__MAL(dx, IP_BAD_TOTAL_LEN);
+    if (tl < wire) wire = tl;
+    if (n > wire) n = wire;
+    s->ip_version = 4;
+    s->ttl = p[8];
+    memset(s->src, 0, sizeof s->src);
+    memset(s->dst, 0, sizeof s->dst);
+    memcpy(s->src, p + 12, 4);
+    memcpy(s->dst, p + 16, 4);
+    s->ip_checksum = TCPS_CSUM_UNCHECKED;
+    if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+        if (tcps__sum(0, p, hl) == 0xffff) {
+            s->ip_checksum = TCPS_CSUM_GOOD;
+        } else {
+            s->ip_checksum = TCPS_CSUM_BAD;
+            dx->d->stats.malformed[TCPS_MALFORMED_IP_BAD_CHECKSUM]++;
+        }
+    }
+    fo = tcps__be16(p + 6);
+    if (fo & 0x3fff) { /* MF or an offset: a fragment */
+        const uint8_t *dp;
+        size_t dlen;
+        int proto = p[9], r;
+        dx->d->stats.fragments++;
+        if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || n < wire) {
+            /* not rebuilt (or cut by the snaplen, so it cannot be): a first
+               fragment is decoded for what it holds, as tshark does */
+            if (fo & 0x1fff) return 0;
+            return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
+        }
+        r = tcps__defrag(dx, 4, p + 12, p + 16, tcps__be16(p + 4), proto, proto,
+                         (uint32_t)(fo & 0x1fff) * 8, (fo & 0x2000) != 0, p + hl, n - hl, &dp,
+                         &dlen, &proto);
+        if (r <= 0) return r;
+        dx->fragmented = 1;
+        return tcps__l4(dx, proto, dp, dlen, dlen);
+    }
+    return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
+}
+
+/* IPv6 extension headers, from next header nh at p. */
+TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t n, size_t extra,
+                                  int allow_frag) {
+    tcps_segment *s = dx->seg;
+    for (;;) {
+        size_t el;
+        switch (nh) {
+        case 0:   /* hop-by-hop */
+        case 43:  /* routing */
+        case 60:  /* destination options */
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            el = ((size_t)p[1] + 1) * 8;
+            break;
+        case 51: /* AH */
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            el = ((size_t)p[1] + 2) * 4;
+            break;
+        case 44: { /* fragment */
+            uint16_t fo;
+            const uint8_t *dp;
+            size_t dlen;
+            int proto, r;
+            if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
+            fo = tcps__be16(p + 2);
+            if ((fo & 0xfff9) == 0) { /* atomic fragment (RFC 6946) */
+                nh = p[0];
+                p += 8, n -= 8;
+                continue;
+            }
+            dx->d->stats.fragments++;
+            if (!allow_frag) return TCPS__MAL(dx, FRAG_BAD);
+            if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || extra) {
+                if (fo & 0xfff8) return 0; /* as for IPv4: only a first fragment */
+                nh = p[0];
+                p += 8, n -= 8;
+                allow_frag = 0;
+                continue;
+            }
+            r = tcps__defrag(dx, 6, s->src, s->dst, tcps__be32(p + 4), p[0], 0,
+                             (uint32_t)(fo & 0xfff8), fo & 1, p + 8, n - 8, &dp, &dlen, &proto);
+            if (r <= 0) return r;
+            dx->fragmented = 1;
+            nh = proto;
+            p = dp;
+            n = dlen;
+            allow_frag = 0;
+            continue;
+        }
+        default:
+            return tcps__l4(dx, nh, p, n, n + extra);
+        }
+        if (el > n) {
+            if (el <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
+            return TCPS__MAL(dx, IP6_BAD_EXT);
+        }
+        nh = p[0];
+        p += el, n -= el;
+    }
+}
+
+TCPS__PRIVATE int tcps__ip6(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    tcps_segment *s = dx->seg;
+    size_t pl, wire;
+    if (n < 40) return TCPS__MAL(dx, IP_TRUNCATED);
+    dx->ipver = 6;
+    pl = tcps__be16(p + 4);
+    wire = n + extra - 40;
+    if (pl == 0 && p[6] == 0) pl = wire; /* jumbogram: the captured length, as tshark */
+    if (pl < wire) wire = pl;
+    n -= 40;
+    if (n > wire) n = wire;
+    s->ip_version = 6;
+    s->ttl = p[7];
+    s->ip_checksum = TCPS_CSUM_UNCHECKED;
+    memcpy(s->src, p + 8, 16);
+    memcpy(s->dst, p + 24, 16);
+    return tcps__ip6_chain(dx, p[6], p + 40, n, wire - n, 1);
+}
+
+/* want: 4 or 6 when the encapsulation says which, 0 to go by the version nibble */
+TCPS__PRIVATE int tcps__ip(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra, int want) {
+    int v;
+    if (n < 1) return TCPS__MAL(dx, IP_TRUNCATED);
+    v = p[0] >> 4;
+    if (want && v != want) return TCPS__MAL(dx, IP_BAD_VERSION);
+    if (v == 4) return tcps__ip4(dx, p, n, extra);
+    if (v == 6) return tcps__ip6(dx, p, n, extra);
+    return TCPS__MAL(dx, IP_BAD_VERSION);
+}
+
+/* ---- link layers */
+
+TCPS__PRIVATE int tcps__mpls(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    for (;;) {
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        p += 4, n -= 4;
+        if (p[-2] & 1) break; /* bottom of stack */
+    }
+    if (n < 1) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if ((p[0] >> 4) == 4 || (p[0] >> 4) == 6) return tcps__ip(dx, p, n, extra, 0);
+    dx->d->stats.non_ip++;
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p, size_t n,
+                                  size_t extra) {
+    tcps_segment *s = dx->seg;
+    for (;;) {
+        switch (type) {
+        case 0x0800: return tcps__ip(dx, p, n, extra, 4);
+        case 0x86DD: return tcps__ip(dx, p, n, extra, 6);
+        case 0x8100:
+        case 0x88A8:
+        case 0x9100:
+            if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+            if (s->vlan_count < TCPS_MAX_VLAN) s->vlan[s->vlan_count] = tcps__be16(p) & 0x0fff;
+            if (s->vlan_count < 255) s->vlan_count++;
+            type = tcps__be16(p + 2);
+            p += 4, n -= 4;
+            continue;
+        case 0x8847:
+        case 0x8848: return tcps__mpls(dx, p, n, extra);
+        case 0x8864: { /* PPPoE session */
+            size_t len;
+            if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+            if (p[0] != 0x11 || p[1] != 0) return TCPS__MAL(dx, LINK_BAD);
+            len = tcps__be16(p + 4);
+            p += 6, n -= 6;
+            if (len < n) n = len; /* the PPPoE length bounds the payload */
+            else if (len < n + extra) extra = len - n;
+            return tcps__ppp(dx, p, n, extra);
+        }
+        default: dx->d->stats.non_ip++; return 0;
+        }
+    }
+}
+
+TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    uint16_t type;
+    if (n < 14) return TCPS__MAL(dx, LINK_TRUNCATED);
+    type = tcps__be16(p + 12);
+    p += 14, n -= 14;
+    if (type <= 1500) { /* 802.3 length: only LLC/SNAP with OUI 0 is decoded */
+        if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
+            dx->d->stats.non_ip++;
+            return 0;
+        }
+        type = tcps__be16(p + 6);
+        p += 8, n -= 8;
+    }
+    return tcps__ethertype(dx, type, p, n, extra);
+}
+
+TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {
+    uint32_t fam;
+    switch (lt) {
+    case TCPS_LINKTYPE_ETHERNET: return tcps__ether(dx, p, n, extra);
+    case TCPS_LINKTYPE_RAW:
+    case TCPS_LINKTYPE_RAW_OLD1:
+    case TCPS_LINKTYPE_RAW_OLD2: return tcps__ip(dx, p, n, extra, 0);
+    case TCPS_LINKTYPE_IPV4: return tcps__ip(dx, p, n, extra, 4);
+    case TCPS_LINKTYPE_IPV6: return tcps__ip(dx, p, n, extra, 6);
+    case TCPS_LINKTYPE_NULL:
+    case TCPS_LINKTYPE_LOOP:
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if (lt == TCPS_LINKTYPE_LOOP) {
+            fam = tcps__be32(p);
+        } else {
+            /* host order of the capturing machine: families are small, so
+               whichever reading is small is the right one */
+            fam = tcps__le32(p);
+            if (fam > 0xffff) fam = tcps__be32(p);
+        }
+        if (fam == 2) return tcps__ip(dx, p + 4, n - 4, extra, 4);
+        if (fam == 24 || fam == 28 || fam == 30) return tcps__ip(dx, p + 4, n - 4, extra, 6);
+        dx->d->stats.non_ip++;
+        return 0;
+    case TCPS_LINKTYPE_LINUX_SLL:
+        if (n < 16) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p + 14), p + 16, n - 16, extra);
+    case TCPS_LINKTYPE_LINUX_SLL2:
+        if (n < 20) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p), p + 20, n - 20, extra);
+    case TCPS_LINKTYPE_PPP: return tcps__ppp(dx, p, n, extra);
+    case TCPS_LINKTYPE_CHDLC:
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p + 2), p + 4, n - 4, extra);
+    default: dx->d->stats.unsupported_link++; return 0;
+    }
+}
+
+/* ---- API */
+
+TCPS_API int tcps_decoder_create(tcps_decoder **out, const tcps_decoder_config *cfg) {
+    tcps_allocator a;
+    tcps_decoder *d;
+    if (!out) return TCPS_E_ARG;
+    *out = NULL;
+    if (tcps__alloc_init(&a, cfg ? &cfg->allocator : NULL) != TCPS_OK) return TCPS_E_ARG;
+    d = (tcps_decoder *)tcps__calloc(&a, 1, sizeof *d);
+    if (!d) return TCPS_E_NOMEM;
+    d->alloc = a;
+    if (cfg) d->cfg = *cfg;
+    d->cfg.allocator = a;
+    if (!d->cfg.frag_max_datagrams) d->cfg.frag_max_datagrams = 4096;
+    if (!d->cfg.frag_max_bytes) d->cfg.frag_max_bytes = (size_t)16 << 20;
+    if (!d->cfg.frag_timeout_ms) d->cfg.frag_timeout_ms = 30000;
+    *out = d;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE void tcps__release_held(tcps_decoder *d) {
+    while (d->nheld) {
+        d->nheld--;
+        tcps__free(&d->alloc, d->held[d->nheld].ptr, d->held[d->nheld].cap);
+    }
+}
+
+TCPS_API void tcps_decoder_destroy(tcps_decoder *d) {
+    if (!d) return;
+    tcps__release_held(d);
+    while (d->oldest) tcps__frag_free(d, d->oldest);
+    tcps__free(&d->alloc, d->buckets, (size_t)d->nbuckets * sizeof *d->buckets);
+    tcps__free(&d->alloc, d, sizeof *d);
+}
+
+TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *seg) {
+    tcps__dx dx;
+    const uint8_t *p;
+    size_t n, extra;
+    uint32_t i;
+    int r;
+    if (!d || !pkt || !seg || (!pkt->data.ptr && pkt->data.len)) return TCPS_E_ARG;
+    if (d->nheld) tcps__release_held(d);
+    d->stats.packets++;
+    d->stats.bytes += pkt->data.len;
+    /* per link type count: the last one is almost always the same */
+    i = d->lt_last;
+    if (i >= d->stats.linktype_count || d->stats.linktypes[i].linktype != pkt->linktype) {
+        for (i = 0; i < d->stats.linktype_count; i++)
+            if (d->stats.linktypes[i].linktype == pkt->linktype) break;
+        if (i == d->stats.linktype_count && i < TCPS_STATS_LINKTYPES) {
+            d->stats.linktypes[i].linktype = pkt->linktype;
+            d->stats.linktype_count++;
+        }
+    }
+    if (i < d->stats.linktype_count) {
+        d->stats.linktypes[i].packets++;
+        d->lt_last = i;
+    }
+    if (d->oldest) tcps__frag_expire(d, pkt->ts);
+
+    memset(seg, 0, sizeof *seg);
+    seg->ts = pkt->ts;
+    seg->frame = pkt->frame;
+    seg->interface = pkt->interface;
+    dx.d = d;
+    dx.seg = seg;
+    dx.ts = pkt->ts;
+    dx.depth = 0;
+    dx.ipver = 0;
+    dx.fragmented = 0;
+    p = pkt->data.ptr;
+    n = pkt->data.len;
+    extra = pkt->origlen > n ? pkt->origlen - n : 0;
+    if (pkt->fcs_len > 0) { /* the FCS is the last bytes on the wire */
+        size_t fcs = (size_t)pkt->fcs_len;
+        if (extra >= fcs) {
+            extra -= fcs;
+        } else {
+            fcs -= extra;
+            extra = 0;
+            n = n > fcs ? n - fcs : 0;
+        }
+    }
+    r = tcps__link(&dx, pkt->linktype, p, n, extra);
+    if (dx.ipver == 4) d->stats.ipv4++;
+    else if (dx.ipver == 6) d->stats.ipv6++;
+    if (dx.depth) d->stats.tunnels++;
+    if (r == 1) d->stats.tcp++;
+    return r;
+}
+
+TCPS_API const tcps_decode_stats *tcps_decoder_stats(const tcps_decoder *d) {
+    return d ? &d->stats : NULL;
+}
+
+TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_config *out) {
+    if (d && out) *out = d->cfg;
+}
 
 /* --------------------------------------------------- end section: decoder */
 
@@ -1153,6 +2965,12 @@ TCPS__PRIVATE void tcps__check_conflict(tcps_ctx *c, tcps__dir *d, const tcps__n
     }
 }
 
+/* Can bytes from stream offset `start` be delivered now? Not beyond a FIN:
+   they wait until an ACK past the FIN shows the receiver never took it. */
+TCPS__PRIVATE int tcps__in_order(const tcps__dir *d, uint64_t start) {
+    return start <= d->next && !(d->fin && start >= d->fin_off);
+}
+
 /* Deliver every buffered segment the delivered point reaches, in policy
    order. c->scratch is empty on entry and on exit and has room for every
    node of the direction (tcps__buffer makes sure). */
@@ -1162,25 +2980,30 @@ TCPS__PRIVATE void tcps__release(tcps_ctx *c, tcps__sess *s, tcps__dir *d) {
     tcps_dir_stats *ds = &s->pub.dir[d->idx];
     for (;;) {
         tcps__node *n;
-        uint64_t end, skip;
-        while (d->heap.n && d->heap.v[0]->start <= d->next)
+        uint64_t end, cap_end, skip;
+        while (d->heap.n && tcps__in_order(d, d->heap.v[0]->start))
             tcps__heap_push(el, tcps__heap_pop(&d->heap, TCPS__BY_START), by);
         if (el->n == 0) break;
         n = tcps__heap_pop(el, by);
         end = n->start + n->wirelen;
+        cap_end = n->start + n->caplen;
+        if (d->fin && end > d->fin_off) { /* held before a FIN inside it came: the rest is lost */
+            ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+            end = d->fin_off;
+            cap_end = TCPS__MIN(cap_end, end);
+        }
         if (end <= d->next) { /* wholly delivered already */
             tcps__check_conflict(c, d, n, end);
-            ds->dup_bytes += n->wirelen;
+            ds->dup_bytes += end - n->start;
             tcps__drop_node(c, d, n);
             continue;
         }
         skip = d->next - n->start;
         tcps__check_conflict(c, d, n, d->next);
         ds->dup_bytes += skip;
-        if (skip < n->caplen)
-            tcps__deliver(c, s, d, n->data + skip, n->caplen - skip, n->ts, n->frame);
-        if (n->caplen < n->wirelen) {
-            uint64_t from = TCPS__MAX(d->next, n->start + n->caplen);
+        if (d->next < cap_end) tcps__deliver(c, s, d, n->data + skip, cap_end - d->next, n->ts, n->frame);
+        if (cap_end < end) {
+            uint64_t from = TCPS__MAX(d->next, cap_end);
             tcps__gap(c, s, d, from, end - from, TCPS_GAP_TRUNCATED);
         }
         d->next = end;
@@ -1195,6 +3018,13 @@ TCPS__PRIVATE void tcps__flush_hole(tcps_ctx *c, tcps__sess *s, tcps__dir *d, in
     uint64_t start;
     if (d->heap.n == 0) return;
     start = d->heap.v[0]->start;
+    if (d->fin && start >= d->fin_off) { /* all that is left lies beyond the FIN */
+        while (d->heap.n) {
+            s->pub.dir[d->idx].anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+            tcps__drop_node(c, d, tcps__heap_pop(&d->heap, TCPS__BY_START));
+        }
+        return;
+    }
     if (start > d->next) {
         tcps__gap(c, s, d, d->next, start - d->next, reason);
         d->next = start;
@@ -1210,9 +3040,10 @@ TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_
     size_t cost = sizeof *n + caplen, need;
     while (d->held + cost > c->cfg.max_buffer_dir && d->heap.n) {
         tcps__flush_hole(c, s, d, TCPS_GAP_LIMIT);
-        if (start <= d->next) return 1;
+        if (tcps__in_order(d, start)) return 1;
     }
     if (cost > c->cfg.max_buffer_dir) { /* could never be held: skip to it */
+        if (d->fin && start >= d->fin_off) return 0;
         tcps__gap(c, s, d, d->next, start - d->next, TCPS_GAP_LIMIT);
         d->next = start;
         return 1;
@@ -1220,7 +3051,7 @@ TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_
     while (c->held_total + cost > c->cfg.max_buffer_total && c->held_head) {
         tcps__dir *victim = c->held_head;
         tcps__flush_hole(c, victim->sess, victim, TCPS_GAP_LIMIT);
-        if (start <= d->next) return 1;
+        if (tcps__in_order(d, start)) return 1;
     }
     need = d->heap.n + 1;
     if (tcps__grow(&c->cfg.allocator, (void **)&d->heap.v, &d->heap.cap, need, sizeof *d->heap.v) ||
@@ -1260,6 +3091,18 @@ TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t 
                       uint32_t caplen, uint32_t wirelen) {
     uint64_t end = start + wirelen, skip;
     tcps_dir_stats *ds = &s->pub.dir[d->idx];
+    if (d->fin && end > d->fin_off && end > d->next) {
+        /* Bytes beyond a FIN wait: the receiver ignores them unless it never
+           took the FIN, which its ACKs will show. */
+        ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        if (start < d->fin_off) {
+            uint32_t keep = (uint32_t)(d->fin_off - start), kc = TCPS__MIN(caplen, keep);
+            int r = tcps__data(c, s, d, start, p, kc, keep);
+            if (r < 0) return r;
+            p += kc, caplen -= kc, wirelen -= keep, start = d->fin_off;
+        }
+        return tcps__buffer(c, s, d, start, p, caplen, wirelen) < 0 ? TCPS_E_NOMEM : TCPS_OK;
+    }
     if (end <= d->next) {
         ds->dup_bytes += wirelen;
         return TCPS_OK;
@@ -1296,6 +3139,12 @@ TCPS__PRIVATE void tcps__acked(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint32_
     if (off < 0 || off - (int64_t)d->next > TCPS__ACK_SANITY) return;
     if (!d->ack_seen || (uint64_t)off > d->acked) d->acked = (uint64_t)off;
     d->ack_seen = 1;
+    if (d->fin && (uint64_t)off > d->fin_off + 1) { /* data past the FIN was taken: the FIN was not */
+        d->fin = 0;
+        d->finished = 0;
+        s->pub.dir[d->idx].anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        tcps__release(c, s, d);
+    }
     while (d->heap.n && (uint64_t)off > d->heap.v[0]->start) tcps__flush_hole(c, s, d, TCPS_GAP_ACKED);
 }
 
@@ -1460,7 +3309,6 @@ TCPS__PRIVATE void tcps__finalize(tcps_ctx *c, tcps__sess *s, int trigger) {
         if (d->fin) d->finished = 1;
     }
     if (s->state == TCPS__CLOSING) reason = s->end_hint;
-    else if (s->pub.dir[0].rst_seen || s->pub.dir[1].rst_seen) reason = TCPS_END_RST;
     else if (s->pub.dir[0].fin_seen && s->pub.dir[1].fin_seen) reason = TCPS_END_FIN;
     else reason = trigger;
     s->pub.end = (uint8_t)reason;
@@ -1574,7 +3422,7 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
     tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
     tcps_dir_stats *ds = &s->pub.dir[dir];
     uint16_t fl = g->flags;
-    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK;
+    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK, fresh;
     uint32_t seq_data = g->seq + (syn ? 1u : 0u);
 
     ds->packets++;
@@ -1599,12 +3447,17 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
     /* The ACK first: the peer's bytes it covers come before this data. */
     if (fl & TCPS_TH_ACK) tcps__acked(c, s, p, g->ack);
 
-    if (!d->started) {
+    fresh = !d->started;
+    if (fresh || (syn && d->next == 0 && d->heap.n == 0 && ds->missing == 0 && d->base_seq != seq_data)) {
+        /* tshark's base sequence: the SYN's, or one before the first byte
+           seen (so a later SYN with that number is not taken for a new
+           connection). A SYN re-bases a direction that has had no data
+           yet: the packets before it (a stray RST, say) did not start it. */
         d->started = 1;
-        d->isn = g->seq;
+        d->isn = syn ? g->seq : g->seq - 1;
         d->base_seq = seq_data;
         d->next = 0;
-        ds->isn = g->seq;
+        ds->isn = d->isn;
     }
 
     if (g->payload_len) {
@@ -1644,10 +3497,21 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         if (d->fin && d->next >= d->fin_off) d->finished = 1;
     }
     if (fl & TCPS_TH_RST) {
-        int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+        /* Would the receiver take it? Its ACK, if any, must acknowledge at
+           least the peer's SYN (RFC 9293 3.10.7.3), and its sequence number
+           must lie roughly in the window. Injected resets fail one or the
+           other; the connection then goes on. */
+        int ok = 1;
         ds->rst_seen = 1;
-        /* Roughly in the window: the receiver would take it. */
-        if (ro >= -65536 && ro <= TCPS__ACK_SANITY) tcps__start_closing(c, s, TCPS_END_RST);
+        if ((fl & TCPS_TH_ACK) && p->started) {
+            int64_t ao = tcps__unwrap(p, g->ack);
+            ok = ao >= 0 && ao - (int64_t)p->next <= TCPS__ACK_SANITY;
+        }
+        if (ok && !fresh) {
+            int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+            ok = ro >= -65536 && ro <= TCPS__ACK_SANITY;
+        }
+        if (ok) tcps__start_closing(c, s, TCPS_END_RST);
     }
     if (d->finished && p->finished) tcps__start_closing(c, s, TCPS_END_FIN);
     return r;

@@ -267,6 +267,76 @@ Test(reassembly, data_before_isn_trimmed) {
     assert_dir(0, TCPS_C2S, "hi");
 }
 
+/* The receiver ignores data beyond a FIN (RFC 9293 3.10.7.4, and tshark
+   does not deliver it either). */
+Test(reassembly, data_after_fin_not_delivered) {
+    handshake(0);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_FA | TCPS_TH_PSH, "abc", 3, 10);
+    cdata(4, "def", 11); /* one past the FIN's sequence number */
+    cdata(3, "ghi", 12); /* on the FIN's own number */
+    tcps_finish(ctx);
+    assert_dir(0, TCPS_C2S, "abc");
+    cr_assert_eq(rec.s[0].d[0].missing, 0);
+}
+
+Test(reassembly, data_after_fin_held_before_the_fin_came) {
+    handshake(0);
+    cdata(5, "after", 10); /* held: beyond a hole */
+    ru_seg(ctx, C, S, CISN + 1 + 3, SISN + 1, RU_FA, NULL, 0, 11);
+    cdata(0, "abc", 12);
+    tcps_finish(ctx);
+    assert_dir(0, TCPS_C2S, "abc");
+}
+
+/* The receiver acknowledged data beyond a FIN: it never took that FIN (a
+   bad checksum, an injection), so the data counts, after a one-number hole. */
+Test(reassembly, ack_past_fin_voids_it) {
+    handshake(0);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_FA | TCPS_TH_PSH, "abc", 3, 10);
+    cdata(4, "def", 11);
+    cr_assert_eq(rec.s[0].d[0].delivered, 3);
+    ru_seg(ctx, S, C, SISN + 1, CISN + 1 + 7, RU_A, NULL, 0, 12);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[0].delivered, 6);
+    cr_assert_eq(rec.s[0].d[0].missing, 1);
+    cr_assert(memcmp(rec.s[0].d[0].buf + 4, "def", 3) == 0);
+}
+
+/* A reset whose ACK does not acknowledge the SYN is not taken (RFC 9293):
+   the connection goes on. */
+Test(reassembly, injected_rst_ignored) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
+    ru_seg(ctx, S, C, 0, CISN, RU_RA, NULL, 0, 1); /* acks the SYN's own number */
+    ru_seg(ctx, S, C, SISN, CISN + 1, RU_SA, NULL, 0, 2000);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_A, NULL, 0, 2001);
+    cdata(0, "hello", 2002);
+    sdata(0, "world", 5, 2003);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.n, 1);
+    assert_dir(0, TCPS_C2S, "hello");
+    assert_dir(0, TCPS_S2C, "world"); /* the SYN-ACK re-based the stray reset's direction */
+    cr_assert_eq(rec.s[0].reason, TCPS_END_EOF);
+}
+
+Test(reassembly, rst_acking_the_syn_closes) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
+    ru_seg(ctx, S, C, 0, CISN + 1, RU_RA, NULL, 0, 1);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.s[0].reason, TCPS_END_RST);
+}
+
+/* tshark's base sequence without a SYN is one before the first byte: a SYN
+   with that number belongs to the same connection, another starts a new one. */
+Test(reassembly, midstream_then_syn) {
+    ru_seg(ctx, C, S, 1000, 5000, RU_PA, "hello", 5, 0);
+    ru_seg(ctx, C, S, 999, 0, RU_S, NULL, 0, 1);
+    cr_assert_eq(rec.n, 1);
+    ru_seg(ctx, C, S, 1000, 0, RU_S, NULL, 0, 2);
+    cr_assert_eq(rec.n, 2);
+    tcps_finish(ctx);
+}
+
 Test(reassembly, keepalive_dropped) {
     handshake(0);
     cdata(0, "abc", 10);

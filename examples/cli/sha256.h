@@ -14,6 +14,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define SHA256__FN static __attribute__((unused))
+#else
+#define SHA256__FN static
+#endif
+
 typedef struct sha256_ctx {
     uint32_t h[8];
     uint64_t bytes;
@@ -33,7 +39,7 @@ static const uint32_t sha256__k[64] = {
 
 #define SHA256__ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void sha256__block(sha256_ctx *c, const uint8_t *p) {
+SHA256__FN void sha256__block(sha256_ctx *c, const uint8_t *p) {
     uint32_t w[64], a, b, d, e, f, g, h, cc, t1, t2;
     int i;
     for (i = 0; i < 16; i++)
@@ -55,7 +61,7 @@ static void sha256__block(sha256_ctx *c, const uint8_t *p) {
     c->h[4] += e, c->h[5] += f, c->h[6] += g, c->h[7] += h;
 }
 
-static void sha256_init(sha256_ctx *c) {
+SHA256__FN void sha256_init(sha256_ctx *c) {
     static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(c->h, iv, sizeof iv);
@@ -63,7 +69,7 @@ static void sha256_init(sha256_ctx *c) {
     c->fill = 0;
 }
 
-static void sha256_update(sha256_ctx *c, const void *data, size_t len) {
+SHA256__FN void sha256_update(sha256_ctx *c, const void *data, size_t len) {
     const uint8_t *p = (const uint8_t *)data;
     c->bytes += len;
     if (c->fill) {
@@ -78,7 +84,7 @@ static void sha256_update(sha256_ctx *c, const void *data, size_t len) {
     if (len) memcpy(c->block, p, len), c->fill = len;
 }
 
-static void sha256_final(sha256_ctx *c, uint8_t out[32]) {
+SHA256__FN void sha256_final(sha256_ctx *c, uint8_t out[32]) {
     uint64_t bits = c->bytes * 8;
     uint8_t pad[72];
     size_t n = (c->fill < 56 ? 56 : 120) - c->fill;
@@ -93,7 +99,7 @@ static void sha256_final(sha256_ctx *c, uint8_t out[32]) {
     }
 }
 
-static void sha256_hex(const uint8_t d[32], char out[65]) {
+SHA256__FN void sha256_hex(const uint8_t d[32], char out[65]) {
     static const char hx[] = "0123456789abcdef";
     int i;
     for (i = 0; i < 32; i++) out[2 * i] = hx[d[i] >> 4], out[2 * i + 1] = hx[d[i] & 15];
