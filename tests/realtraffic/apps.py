@@ -23,6 +23,8 @@ of each connection tell the server what to do (kind, two sizes, a seed):
   bidi   both send at once (a up, b down), half-close, read to EOF
   half   client sends a bytes and half-closes; only then does the server
          send b bytes (data after the client's FIN) and close
+  tfo    like rr, but the header and the first request go in the SYN (TCP
+         Fast Open; the first connection to a server only gets the cookie)
   slow   like up, to the second port, whose sockets have a tiny receive
          buffer and a server that reads a little at a time: the window
          closes, the client probes it, it reopens
@@ -45,7 +47,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HDR = struct.Struct("!2sBBIII")  # magic, kind, pad, a, b, seed
-KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5, "slow": 6}
+KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5, "slow": 6, "tfo": 7}
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 TIMEOUT = 40.0
 CHUNK = 65536
@@ -167,7 +169,7 @@ def serve_one(sock, peer, rec_out):
                 sock.shutdown(socket.SHUT_WR)
                 c.read_to_eof()
                 sock.close()
-            elif kind == "rr":
+            elif kind in ("rr", "tfo"):
                 close = ["fin", "rst-client", "rst-server"][b]
                 for _ in range(a):
                     reqlen, resplen = struct.unpack("!II", c.read_exact(8))
@@ -214,6 +216,7 @@ def server(args):
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if port != args.port:  # the slow readers' port: a small window
             ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        ls.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
         ls.bind((addr, port))
         ls.listen(128)
         ls.settimeout(0.2)
@@ -272,6 +275,8 @@ def make_plan(count, seed):
             a, b = rng.randint(20000, 200000), 0
         elif kind == "rr":
             a, b = rng.randint(1, 120), rng.randint(0, 2) if b is None else b
+        elif kind == "tfo":
+            a, b = rng.randint(1, 20), 0
         else:
             a, b = size(), size()
         conns.append((kind, a, b, rng.getrandbits(31), i % 4 == 3))
@@ -279,12 +284,16 @@ def make_plan(count, seed):
     # two chains of three connections on a fixed client port (IPv4 and IPv6):
     # the server closes first ("down"), so its side of the 4-tuple waits in
     # TIME_WAIT when the next SYN comes
-    if count >= 16:
-        jobs = jobs[:-6]
+    # and two of two Fast Open connections (the first gets the cookie, the
+    # second sends data in its SYN)
+    if count >= 21:
+        jobs = jobs[:-10]
         for v6 in (False, True):
             port = rng.randint(20000, 30000)
             jobs.append([("down", size() // 4, 0, rng.getrandbits(31), v6, port)
                          for _ in range(3)])
+            jobs.append([("tfo", rng.randint(1, 20), 0, rng.getrandbits(31), v6, 0)
+                         for _ in range(2)])
     return [[c if len(c) == 6 else c + (0,) for c in job] for job in jobs]
 
 
@@ -316,12 +325,18 @@ def client_one(spec, args, rec_out):
     sock = None
     try:
         port = args.port + 1 if kind == "slow" else args.port
-        sock = c.sock = connect(fam, addr, port, local_port)
-        t = tuple_of(sock)
+        hdr = HDR.pack(b"RT", KINDS[kind], 0, a, b, seed)
+        if kind == "tfo":
+            # connected by the first send, which carries hdr
+            sock = c.sock = socket.socket(fam, socket.SOCK_STREAM)
+        else:
+            sock = c.sock = connect(fam, addr, port, local_port)
+            t = tuple_of(sock)
         if kind == "empty":
             sock.close()
         else:
-            c.send(HDR.pack(b"RT", KINDS[kind], 0, a, b, seed))
+            if kind != "tfo":
+                c.send(hdr)
             if kind in ("up", "slow"):
                 close = "rst-server" if b == 1 else "fin"
                 c.send(payload(seed, a))
@@ -334,14 +349,23 @@ def client_one(spec, args, rec_out):
                     sock.shutdown(socket.SHUT_WR)
                 c.read_to_eof()
                 sock.close()
-            elif kind == "rr":
+            elif kind in ("rr", "tfo"):
                 close = ["fin", "rst-client", "rst-server"][b]
                 srng = random.Random(seed)  # mirrors the server's
                 mine = random.Random(seed ^ 0x5A5A5A5A)
                 for _ in range(a):
                     reqlen = mine.choice([mine.randint(1, 300), mine.randint(300, 40000)])
                     resplen = mine.choice([0, mine.randint(1, 500), mine.randint(500, 60000)])
-                    c.send(struct.pack("!II", reqlen, resplen) + payload(mine.getrandbits(32), reqlen))
+                    req = struct.pack("!II", reqlen, resplen) + payload(mine.getrandbits(32), reqlen)
+                    if t is None:
+                        # blocking: with a timeout Python's socket is
+                        # non-blocking and this returns EINPROGRESS
+                        n = sock.sendto(hdr + req[:1000], socket.MSG_FASTOPEN, (addr, port))
+                        sock.settimeout(TIMEOUT)
+                        c.sent += n
+                        t = tuple_of(sock)
+                        req = (hdr + req)[n:]
+                    c.send(req)
                     n = struct.unpack("!I", c.read_exact(4))[0]
                     if n != resplen:
                         raise ValueError("response length %d, asked %d" % (n, resplen))

@@ -81,6 +81,9 @@ ip netns add "$nsc"
 ip netns add "$nss"
 ip -n "$nsc" link set lo up
 ip -n "$nss" link set lo up
+# TCP Fast Open, client and server (a per-namespace setting)
+ip netns exec "$nsc" sysctl -qw net.ipv4.tcp_fastopen=3
+ip netns exec "$nss" sysctl -qw net.ipv4.tcp_fastopen=3
 
 method=
 if [[ $impair != relay ]]; then
@@ -142,6 +145,13 @@ client_rc=0
 ip netns exec "$nsc" "$python" "$here/apps.py" client --v4 "$v4s" --v6 "$v6s" --port "$port" \
     --count "$count" --seed "$seed" --parallel "$parallel" \
     --out "$out/client.jsonl" >"$out/client.log" 2>&1 || client_rc=$?
+# the server ends when it has served every connection; one that never came
+# (a failed connect, recorded by the client) must not hold the run up long
+for ((i = 0; i < 150; i++)); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+kill -TERM "$server_pid" 2>/dev/null || true
 server_rc=0
 wait "$server_pid" || server_rc=$?
 end=$(date +%s.%N)
