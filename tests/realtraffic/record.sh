@@ -141,10 +141,14 @@ ip netns exec "$nss" "$python" "$here/apps.py" server --v4 "$v4s" --v6 "$v6s" --
 server_pid=$!
 pids+=("$server_pid")
 wait_for "$out/server.log" listening 10
-client_rc=0
+# in the background so that a signal reaches the trap at once
 ip netns exec "$nsc" "$python" "$here/apps.py" client --v4 "$v4s" --v6 "$v6s" --port "$port" \
     --count "$count" --seed "$seed" --parallel "$parallel" \
-    --out "$out/client.jsonl" >"$out/client.log" 2>&1 || client_rc=$?
+    --out "$out/client.jsonl" >"$out/client.log" 2>&1 &
+client_pid=$!
+pids+=("$client_pid")
+client_rc=0
+wait "$client_pid" || client_rc=$?
 # the server ends when it has served every connection; one that never came
 # (a failed connect, recorded by the client) must not hold the run up long
 for ((i = 0; i < 150; i++)); do
