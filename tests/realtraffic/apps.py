@@ -27,7 +27,7 @@ of each connection tell the server what to do (kind, two sizes, a seed):
          Fast Open; the first connection to a server only gets the cookie)
   slow   like up, to the second port, whose sockets have a tiny receive
          buffer and a server that reads a little at a time: the window
-         closes, the client probes it, it reopens
+         fills, closes and reopens
 
 Nobody resets a connection while data may still be on its way to it: the
 reset comes only after the application has read everything the peer will
@@ -160,7 +160,7 @@ def serve_one(sock, peer, rec_out):
             if kind in ("up", "slow"):
                 c.read_to_eof(0.003 if kind == "slow" else 0.0)
                 if b == 1:
-                    close = "rst"
+                    close = "rst-server"
                     c.reset_close()
                 else:
                     sock.close()
@@ -245,9 +245,9 @@ def server(args):
 
 def make_plan(count, seed):
     """count connections drawn from seed, as jobs: lists of specs
-    (kind, a, b, seed, ipv6, use) run one after the other. A job of several
-    connections reuses one client port (use counts from 0), so the same
-    4-tuple carries several connections in turn."""
+    (kind, a, b, seed, ipv6, client port) run one after the other. A client
+    port of 0 lets the system choose one; a job whose connections all name
+    the same port carries several connections on one 4-tuple in turn."""
     rng = random.Random(seed)
 
     def size():
@@ -281,11 +281,11 @@ def make_plan(count, seed):
             a, b = size(), size()
         conns.append((kind, a, b, rng.getrandbits(31), i % 4 == 3))
     jobs = [[c] for c in conns]
-    # two chains of three connections on a fixed client port (IPv4 and IPv6):
-    # the server closes first ("down"), so its side of the 4-tuple waits in
-    # TIME_WAIT when the next SYN comes
-    # and two of two Fast Open connections (the first gets the cookie, the
-    # second sends data in its SYN)
+    # for IPv4 and for IPv6: a chain of three connections on a fixed client
+    # port, where the server closes first ("down") so that its side of the
+    # 4-tuple waits in TIME_WAIT when the next SYN comes; and two Fast Open
+    # connections in turn (the first gets the cookie, the second sends data
+    # in its SYN)
     if count >= 21:
         jobs = jobs[:-10]
         for v6 in (False, True):
@@ -412,6 +412,7 @@ def client_one(spec, args, rec_out):
 
 def client(args):
     rec_out = Recorder(args.out)
+
     def run_job(job):
         for spec in job:
             client_one(spec, args, rec_out)

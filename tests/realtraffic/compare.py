@@ -16,7 +16,7 @@ application read (same length, same SHA-256) and reported 0 bytes missing.
 The same check on the sender's capture, and tcpflow's results, are printed as
 information. The last line is "N passed, M failed"; the exit status is 1 if
 anything failed, 3 if something failed and a capture is known to be
-incomplete (tcpdump dropped frames, or the relay passed more than it saw).
+incomplete (tcpdump dropped frames, or it holds fewer than the relay passed).
 """
 import hashlib
 import json
