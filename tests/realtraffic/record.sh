@@ -17,9 +17,10 @@
 # compare.py judges each direction on the capture taken at its receiver: that
 # capture holds every packet the receiving stack got, in the order it got
 # them, so a reassembler must deliver exactly what the application read, with
-# nothing missing. The sender-side capture holds every transmission
-# (retransmissions included, none of the impairment) and is checked too, as
-# information.
+# nothing missing. The sender-side capture is checked too, as information:
+# with the relay it holds every transmission (retransmissions included) and
+# none of the impairment; with netem, which works on the sender's egress
+# queue before tcpdump sees the frames, it shows the impaired stream as well.
 #
 # Also written: OUTDIR/client.jsonl and server.jsonl (apps.py records),
 # OUTDIR/impair.json (method, parameters, relay counters), tcpdump and
@@ -88,6 +89,7 @@ ip netns exec "$nss" sysctl -qw net.ipv4.tcp_fastopen=3
 method=
 if [[ $impair != relay ]]; then
     # netem percentages; the same impairment on both ends of a veth pair
+    # (netem draws its own random numbers: RT_SEED does not apply)
     pct() { awk -v x="$1" 'BEGIN { printf "%g%%", x * 100 }'; }
     ip link add "$ifc" netns "$nsc" type veth peer name "$ifs" netns "$nss"
     ok=1
