@@ -4,6 +4,7 @@
    installed, against what `tshark -z follow,tcp,raw,0` delivers on the same
    file (gap markers taken out), so the claim "we give tshark's bytes" is
    checked against tshark itself. */
+#define _POSIX_C_SOURCE 200809L /* popen */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "capwriter.h"
@@ -93,7 +94,8 @@ static void ours(const char *path, got *g) {
 static int theirs(const char *path, got *g) {
     char cmd[1024], line[8192];
     FILE *p;
-    int hexv, in_stream = 0;
+    unsigned hexv;
+    int in_stream = 0;
     memset(g, 0, sizeof *g);
     if (system("command -v tshark >/dev/null 2>&1") != 0) return 0;
     snprintf(cmd, sizeof cmd, "tshark -n -r '%s' -q -z follow,tcp,raw,0 2>/dev/null", path);
