@@ -3042,7 +3042,7 @@ TCPS__PRIVATE int tcps__buffer(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_
         tcps__flush_hole(c, s, d, TCPS_GAP_LIMIT);
         if (tcps__in_order(d, start)) return 1;
     }
-    if (cost > c->cfg.max_buffer_dir) { /* could never be held: skip to it */
+    if (cost > c->cfg.max_buffer_dir || cost > c->cfg.max_buffer_total) { /* could never be held: skip to it */
         if (d->fin && start >= d->fin_off) return 0;
         tcps__gap(c, s, d, d->next, start - d->next, TCPS_GAP_LIMIT);
         d->next = start;
@@ -3110,6 +3110,10 @@ TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t 
     if (start > d->next) {
         int r = tcps__buffer(c, s, d, start, p, caplen, wirelen);
         if (r != 1) return r;
+        if (end <= d->next) { /* making room delivered past it */
+            ds->dup_bytes += wirelen;
+            return TCPS_OK;
+        }
     }
     skip = d->next - start;
     ds->dup_bytes += skip;
@@ -3478,7 +3482,8 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
             if (start < 0) { /* the part before the first tracked byte is dropped */
                 uint32_t cut = (uint32_t)-start;
                 ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
-                ptr += TCPS__MIN(cut, caplen);
+                ds->dup_bytes += cut;
+                if (cut && caplen) ptr += TCPS__MIN(cut, caplen);
                 caplen -= TCPS__MIN(cut, caplen);
                 wirelen -= cut;
                 start = 0;

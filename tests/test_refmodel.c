@@ -1,0 +1,438 @@
+/* The reassembler against the reference model of fuzz/refmodel.h: random
+   segment sequences from fixed seeds, and hand-written tricky cases whose
+   expected output is also checked on its own (so the model is tested too).
+   The same comparison runs under libFuzzer in fuzz/fuzz_diff.c. */
+#define TCPSESSION_IMPLEMENTATION
+#include "tcpsession.h"
+#include "fuzz/refmodel.h"
+#include <criterion/criterion.h>
+
+/* --- helpers */
+
+static rm_input in;
+static rm_out mo;
+
+static void init(void) {
+    memset(&in, 0, sizeof in);
+    memset(&mo, 0, sizeof mo);
+}
+static void fini(void) {
+    rm_input_free(&in);
+    rm_out_free(&mo);
+}
+
+TestSuite(refmodel, .init = init, .fini = fini);
+
+static void seg(int from, uint16_t flags, uint32_t seq, uint32_t ack, uint32_t len, uint8_t tag) {
+    rm_seg_in s;
+    memset(&s, 0, sizeof s);
+    s.from = from;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.len = s.caplen = len;
+    s.tag = tag;
+    rm_input_add(&in, &s);
+}
+
+/* Model and engine agree; keep the model's output in mo. */
+static void run_same(void) {
+    rm_result res;
+    rm_out_free(&mo);
+    rm_run_ex(&in, &res, &mo);
+    cr_assert(!res.differ, "%s", res.report ? res.report : "");
+    free(res.report);
+}
+
+/* Delivered bytes of `from` number i (counting DATA bytes only, gaps
+   skipped) for i in [pos, pos + n) were sent with tag `tag` at sequence
+   number base + i. */
+static void expect_bytes(int from, uint32_t base, size_t pos, size_t n, uint8_t tag) {
+    size_t i;
+    cr_assert_geq(mo.nbytes[from], pos + n, "ep%d: %lu bytes delivered", from, (unsigned long)mo.nbytes[from]);
+    for (i = pos; i < pos + n; i++)
+        cr_assert_eq(mo.bytes[from][i], rm_pattern(from, base + (uint32_t)i, tag), "ep%d byte %lu", from,
+                     (unsigned long)i);
+}
+
+/* The n-th GAP event of `from` */
+static const rm_ev *gap_of(int from, int nth) {
+    size_t i;
+    for (i = 0; i < mo.nev; i++)
+        if (mo.ev[i].type == TCPS_EV_GAP && mo.ev[i].from == from && nth-- == 0) return &mo.ev[i];
+    return NULL;
+}
+
+static void expect_gap(int from, int nth, uint64_t off, uint64_t len, int reason) {
+    const rm_ev *g = gap_of(from, nth);
+    cr_assert(g != NULL, "ep%d: no gap #%d", from, nth);
+    cr_assert_eq(g->off, off, "ep%d gap #%d at %llu", from, nth, (unsigned long long)g->off);
+    cr_assert_eq(g->len, len, "ep%d gap #%d len %llu", from, nth, (unsigned long long)g->len);
+    cr_assert_eq(g->reason, reason, "ep%d gap #%d reason %d", from, nth, g->reason);
+}
+
+#define S TCPS_TH_SYN
+#define A TCPS_TH_ACK
+#define F TCPS_TH_FIN
+#define SA (TCPS_TH_SYN | TCPS_TH_ACK)
+#define FA (TCPS_TH_FIN | TCPS_TH_ACK)
+
+/* --- hand-written cases */
+
+Test(refmodel, wraparound) {
+    uint32_t i0 = 0xfffffff0u, i1 = 0xffffffe0u;
+    seg(0, S, i0, 0, 0, 0);
+    seg(1, SA, i1, i0 + 1, 0, 0);
+    seg(0, A, i0 + 1, i1 + 1, 0, 0);
+    seg(0, A, i0 + 1 + 30, i1 + 1, 30, 0); /* beyond the wrap, early */
+    seg(0, A, i0 + 1, i1 + 1, 30, 0);      /* across the wrap */
+    seg(1, A, i1 + 1, i0 + 61, 100, 0);    /* across the wrap, one piece */
+    seg(0, FA, i0 + 61, i1 + 101, 0, 0);
+    seg(1, FA, i1 + 101, i0 + 62, 0, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 60);
+    cr_assert_eq(mo.nbytes[1], 100);
+    expect_bytes(0, i0 + 1, 0, 60, 0);
+    expect_bytes(1, i1 + 1, 0, 100, 0);
+    cr_assert(gap_of(0, 0) == NULL && gap_of(1, 0) == NULL);
+    cr_assert_eq(mo.end_reason, TCPS_END_FIN);
+}
+
+static void overlap_case(int policy) {
+    in.overlap = policy;
+    seg(0, A, 1000, 5000, 0, 0); /* first seen: offset 0 is 1000 */
+    seg(0, A, 1005, 5000, 10, 1);
+    seg(0, A, 1005, 5000, 10, 2); /* the same range, other bytes */
+    seg(0, A, 1008, 5000, 20, 3); /* reaches further */
+    seg(0, A, 1000, 5000, 5, 0);  /* fills the hole */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 28);
+    expect_bytes(0, 1000, 0, 5, 0);
+    /* at offset 5 two copies start: the first or the last of them */
+    expect_bytes(0, 1000, 5, 10, policy == TCPS_OVERLAP_LAST ? 2 : 1);
+    /* at 15 only the third covers */
+    expect_bytes(0, 1000, 15, 13, 3);
+}
+
+Test(refmodel, overlap_first) { overlap_case(TCPS_OVERLAP_FIRST); }
+Test(refmodel, overlap_last) { overlap_case(TCPS_OVERLAP_LAST); }
+
+/* LAST chooses among the segments that start at or before the delivered
+   point, not byte by byte: a later copy of the middle loses to an earlier
+   segment that covers the delivered point. */
+Test(refmodel, overlap_last_is_per_segment) {
+    in.overlap = TCPS_OVERLAP_LAST;
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 10, 1);
+    seg(0, A, 1008, 5000, 4, 2);
+    seg(0, A, 1000, 5000, 5, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 15);
+    expect_bytes(0, 1000, 5, 10, 1);
+}
+
+Test(refmodel, ack_gaps) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(1, A, 5000, 1000, 0, 0);
+    seg(0, A, 1010, 5000, 10, 0);  /* hole [0,10) */
+    seg(1, A, 5000, 1010, 0, 0);   /* ACK at the buffered start: no gap yet */
+    run_same();
+    cr_assert(gap_of(0, 0) == NULL || gap_of(0, 0)->reason != TCPS_GAP_ACKED);
+    seg(1, A, 5000, 1015, 0, 0);   /* ACK inside it: the hole is a gap */
+    seg(1, A, 5000, 1030, 0, 0);   /* ACK beyond all data: a tail gap at the end */
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_ACKED);
+    expect_gap(0, 1, 20, 10, TCPS_GAP_ACKED);
+    cr_assert(gap_of(0, 2) == NULL);
+    cr_assert_eq(mo.nbytes[0], 10);
+    expect_bytes(0, 1010, 0, 10, 0); /* the only bytes delivered: offsets 10..19 */
+}
+
+Test(refmodel, ack_ordering_and_several_holes) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 5, 0);
+    seg(0, A, 1020, 5000, 5, 0);
+    seg(0, A, 1030, 5000, 5, 0);
+    seg(1, A, 5000, 1021, 3, 0); /* ACK covers two holes, not the third */
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_ACKED);
+    expect_gap(0, 1, 15, 5, TCPS_GAP_ACKED);
+    expect_gap(0, 2, 25, 5, TCPS_GAP_CLOSE);
+    /* the ACK's consequences come before the data of its own segment */
+    cr_assert_eq(mo.ev[1].type, TCPS_EV_GAP);
+    cr_assert_eq(mo.ev[1].from, 0);
+}
+
+Test(refmodel, ack_too_far_ahead_is_ignored) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 10, 0);
+    seg(1, A, 5000, 1000u + (1u << 30) + 1u, 0, 0);
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_CLOSE);
+    cr_assert(gap_of(0, 1) == NULL);
+}
+
+Test(refmodel, ack_at_the_sanity_limit_counts) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 10, 0);
+    seg(1, A, 5000, 1000u + (1u << 30), 0, 0);
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_ACKED);
+    expect_gap(0, 1, 20, (1u << 30) - 20, TCPS_GAP_ACKED);
+}
+
+Test(refmodel, ack_before_the_peer_started_is_forgotten) {
+    seg(1, A, 5000, 1015, 0, 0); /* ep0 not seen yet */
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 10, 0);
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_CLOSE);
+}
+
+Test(refmodel, data_before_the_first_sequence) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, A, 995, 5000, 10, 0);   /* half before offset 0, the rest a duplicate */
+    seg(0, A, 990, 5000, 5, 0);    /* wholly before */
+    seg(0, A, 1008, 5000, 10, 1);  /* overlaps two delivered bytes */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 18);
+    expect_bytes(0, 1000, 0, 10, 0);
+    expect_bytes(0, 1000, 10, 8, 1);
+    cr_assert_eq(mo.t[0].dup_bytes, 5 + 5 + 2);
+    cr_assert(gap_of(0, 0) == NULL);
+}
+
+Test(refmodel, syn_counts_one) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 1001, 0, 4, 0);
+    seg(1, SA, 7000, 1005, 3, 0); /* data on a SYN-ACK starts at 7001 */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 4);
+    cr_assert_eq(mo.nbytes[1], 3);
+    expect_bytes(0, 1001, 0, 4, 0);
+    expect_bytes(1, 7001, 0, 3, 0);
+}
+
+Test(refmodel, fin_tail) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 1001, 0, 10, 0);
+    seg(0, FA, 1021, 0, 0, 0); /* FIN at offset 20: [10,20) never seen */
+    seg(1, SA, 3000, 1001, 0, 0);
+    run_same();
+    expect_gap(0, 0, 10, 10, TCPS_GAP_CLOSE);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 1001, 0, 10, 0);
+    seg(0, FA, 1021, 0, 0, 0);
+    seg(1, SA, 3000, 1022, 0, 0); /* the peer acknowledged the FIN */
+    run_same();
+    expect_gap(0, 0, 10, 10, TCPS_GAP_ACKED);
+}
+
+/* With no FIN seen, an ACK one byte beyond the data may be the FIN's own:
+   no gap; two bytes beyond is a gap of two. */
+Test(refmodel, tail_ack_rule) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(1, A, 5000, 1011, 0, 0);
+    run_same();
+    cr_assert(gap_of(0, 0) == NULL);
+    rm_input_free(&in);
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(1, A, 5000, 1012, 0, 0);
+    run_same();
+    expect_gap(0, 0, 10, 2, TCPS_GAP_ACKED);
+}
+
+Test(refmodel, truncated_payload) {
+    rm_seg_in s;
+    seg(0, A, 1000, 5000, 10, 0);
+    memset(&s, 0, sizeof s);
+    s.flags = A;
+    s.seq = 1010;
+    s.ack = 5000;
+    s.len = 20;
+    s.caplen = 6;
+    rm_input_add(&in, &s);
+    seg(0, A, 1030, 5000, 5, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 21);
+    expect_gap(0, 0, 16, 14, TCPS_GAP_TRUNCATED);
+}
+
+/* A SYN that would begin another connection is turned into a SYN-ACK by the
+   runner (one lifetime); a retransmitted SYN (same ISN) is kept. */
+Test(refmodel, retransmitted_syn) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 1001, 0, 5, 0);
+    seg(0, S, 900, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 5);
+}
+
+/* --- random sequences */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint32_t rnext(rng *r) {
+    r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(r->s >> 33);
+}
+static uint32_t rbelow(rng *r, uint32_t n) { return n ? rnext(r) % n : 0; }
+
+static void gen_case(rng *r) {
+    uint32_t isn[2], slen[2];
+    size_t i, first;
+    int k, hs = (int)rbelow(r, 2);
+    in.overlap = rbelow(r, 2) ? TCPS_OVERLAP_LAST : TCPS_OVERLAP_FIRST;
+    for (k = 0; k < 2; k++) {
+        isn[k] = rbelow(r, 4) == 0 ? 0xffffffffu - rbelow(r, 3000) : rnext(r);
+        slen[k] = rbelow(r, 5) == 0 ? 0 : rbelow(r, 2500);
+    }
+    if (hs) {
+        seg(0, S, isn[0], 0, 0, 0);
+        seg(1, SA, isn[1], isn[0] + 1, 0, 0);
+        seg(0, A, isn[0] + 1, isn[1] + 1, 0, 0);
+    }
+    first = in.n;
+    for (k = 0; k < 2; k++) {
+        uint32_t off = 0, lossy = rbelow(r, 3);
+        while (off < slen[k]) {
+            uint32_t len = 1 + rbelow(r, 300);
+            if (len > slen[k] - off) len = slen[k] - off;
+            if (!(lossy && rbelow(r, 6) == 0)) seg(k, A, isn[k] + 1 + off, 0, len, 0);
+            if (rbelow(r, 6) == 0) seg(k, A, isn[k] + 1 + off, 0, len, 0); /* duplicate */
+            if (rbelow(r, 8) == 0) { /* overlapping re-cut, maybe other bytes */
+                uint32_t a = off > 50 ? off - rbelow(r, 50) : 0;
+                seg(k, A, isn[k] + 1 + a, 0, 1 + rbelow(r, 200), (uint8_t)(rbelow(r, 2) ? 1 + rbelow(r, 15) : 0));
+            }
+            if (rbelow(r, 12) == 0) { /* cut by the snapshot length */
+                seg(k, A, isn[k] + 1 + off, 0, len, 0);
+                in.v[in.n - 1].caplen = rbelow(r, len);
+            }
+            if (rbelow(r, 30) == 0) seg(k, A, isn[k] + 1 - rbelow(r, 20), 0, rbelow(r, 40), 0); /* before start */
+            off += len;
+        }
+        if (rbelow(r, 2)) seg(k, FA, isn[k] + 1 + slen[k], 0, 0, 0);
+        for (i = rbelow(r, 4); i > 0; i--) seg(k, A, isn[k] + 1 + slen[k], 0, 0, 0); /* pure ACKs */
+    }
+    /* shuffle within a window */
+    {
+        uint32_t win = 1 + rbelow(r, 24);
+        for (i = first; i + 1 < in.n; i++) {
+            size_t j = i + rbelow(r, win);
+            rm_seg_in t;
+            if (j >= in.n) j = in.n - 1;
+            t = in.v[i], in.v[i] = in.v[j], in.v[j] = t;
+        }
+    }
+    /* ACKs: mostly what the peer sent so far, sometimes ahead (gaps) */
+    {
+        uint32_t sent[2] = {0, 0};
+        for (i = first; i < in.n; i++) {
+            rm_seg_in *s = &in.v[i];
+            int p = !s->from;
+            uint32_t end = s->seq + s->len - (isn[s->from] + 1);
+            uint32_t a;
+            if (end <= slen[s->from] + 1 && end > sent[s->from]) sent[s->from] = end;
+            switch (rbelow(r, 10)) {
+            case 0: a = rbelow(r, slen[p] + 3); break;
+            case 1: a = (1u << 30) - 2 + rbelow(r, 5); break;
+            case 2: s->flags = (uint16_t)(s->flags & ~A); a = 0; break;
+            default: a = sent[p]; break;
+            }
+            s->ack = isn[p] + 1 + a;
+        }
+    }
+}
+
+Test(refmodel, random_sequences) {
+    int seed, limited = 0;
+    for (seed = 0; seed < 3000; seed++) {
+        rng r;
+        rm_result res;
+        r.s = 0x853c49e6748fea9bull ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ull);
+        rm_input_free(&in);
+        gen_case(&r);
+        rm_run(&in, &res);
+        cr_assert(!res.differ, "seed %d\n%s", seed, res.report ? res.report : "");
+        limited += res.limited;
+        free(res.report);
+    }
+    cr_assert_eq(limited, 0, "default limits were reached");
+}
+
+/* Random bytes in the fuzzer's encoding (fuzz/fuzz_diff.c), small limits
+   included: where a limit forced a gap only the invariants are checked. */
+Test(refmodel, random_fuzzer_inputs) {
+    int seed;
+    uint8_t buf[1200];
+    for (seed = 0; seed < 1500; seed++) {
+        rng r;
+        rm_result res;
+        size_t n, i;
+        r.s = 0x2545f4914f6cdd1dull + (uint64_t)seed * 0x100000001b3ull;
+        n = 9 + rbelow(&r, sizeof buf - 9);
+        for (i = 0; i < n; i++) buf[i] = (uint8_t)rnext(&r);
+        buf[0] &= 0xfd; /* limits off: see the limit test below */
+        for (i = 9; i < n; i++) /* mostly near the cursor, like real streams */
+            if (rbelow(&r, 4)) buf[i] &= 0x9f;
+        rm_input_free(&in);
+        rm_decode_bytes(buf, n, &in);
+        rm_run(&in, &res);
+        cr_assert(!res.differ, "seed %d\n%s", seed, res.report ? res.report : "");
+        free(res.report);
+    }
+}
+
+/* ENGINE BUG (found by fuzz/fuzz_diff.c): when holding an out-of-order
+   segment would pass max_buffer_dir, tcps__buffer flushes the first hole
+   (LIMIT gap) and delivers what was buffered after it. If that delivery
+   passes the end of the new segment, tcps__data still sets the delivered
+   point to the new segment's end: it moves backwards, the next DATA/GAP
+   offsets repeat bytes already delivered, and dup_bytes counts more than
+   the segment had. Expected: the segment is a duplicate once the flush
+   has delivered past it. */
+Test(refmodel, engine_bug_limit_flush_moves_delivered_point_back) {
+    in.max_buffer_dir = 350; /* one 200-byte segment fits, 200 + 100 do not */
+    in.max_buffer_total = 100000;
+    seg(0, A, 1000, 5000, 0, 0);   /* offset 0 */
+    seg(0, A, 1300, 5000, 200, 0); /* held: [300,500) */
+    seg(0, A, 1001, 5000, 100, 0); /* [1,101): flushing delivers up to 500 */
+    seg(0, A, 1101, 5000, 10, 0);  /* [101,111): already behind */
+    run_same();
+}
+
+/* ENGINE BUG, visible only under -fsanitize=undefined: a segment whose
+   payload starts before offset 0 and whose captured payload is empty with a
+   NULL pointer makes tcps__segment compute NULL + 0 ("applying zero offset
+   to null pointer", undefined in C). */
+Test(refmodel, engine_ub_null_payload_before_start) {
+    rm_seg_in s;
+    seg(0, A, 1000, 5000, 0, 0);
+    memset(&s, 0, sizeof s);
+    s.flags = A;
+    s.seq = 990;
+    s.ack = 5000;
+    s.len = 20;
+    s.caplen = 0; /* the runner passes a NULL payload pointer */
+    rm_input_add(&in, &s);
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_TRUNCATED);
+}
+
+/* ENGINE BUG (found by fuzz/fuzz_reassembly.c): tcps__buffer refuses a
+   segment that could never be held only when it is larger than
+   max_buffer_dir. With max_buffer_total below max_buffer_dir, a segment
+   larger than max_buffer_total is held anyway once nothing else is held
+   to flush, and stats.buffered exceeds max_buffer_total. Expected: such a
+   segment is skipped to like one over max_buffer_dir (LIMIT gap). */
+Test(refmodel, engine_bug_segment_over_max_buffer_total_is_held) {
+    in.max_buffer_dir = 0;     /* default, 4 MiB */
+    in.max_buffer_total = 100; /* smaller than one 200-byte segment */
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 200, 0); /* out of order: would be held */
+    run_same();
+}
