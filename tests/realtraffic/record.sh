@@ -171,8 +171,8 @@ log "applications done in $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f"
 sleep 1
 [[ -n ${relay_pid:-} ]] && kill -USR1 "$relay_pid"
 last='' stable=0
-for ((i = 0; i < 40 && stable < 4; i++)); do
-    sleep 0.5
+for ((i = 0; i < 50 && stable < 3; i++)); do
+    sleep 0.4
     now=$(stat -c %s "$out/client.pcap" "$out/server.pcap" | tr '\n' ' ')
     if [[ $now == "$last" ]]; then stable=$((stable + 1)); else stable=0; fi
     last=$now
