@@ -208,6 +208,7 @@ bench:
 	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
 
 # ---------------------------------------------------------------- install
+VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 644 tcpsession.h $(DESTDIR)$(PREFIX)/include/tcpsession.h
@@ -216,7 +217,8 @@ install: all
 	  install -m 755 $(BUILD)/examples/tcpsession $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
 	@if [ -f tcpsession.pc.in ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig && \
-	  sed 's|@PREFIX@|$(PREFIX)|g' tcpsession.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc; fi
+	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tcpsession.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc; fi
 	@if [ -f doc/tcpsession.1 ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 644 doc/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1; fi
