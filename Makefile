@@ -208,13 +208,15 @@ bench:
 	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
 
 # ---------------------------------------------------------------- install
+# the command-line tool, once the Makefile builds it
+CLI_BIN ?= $(BUILD)/tcpsession
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 644 tcpsession.h $(DESTDIR)$(PREFIX)/include/tcpsession.h
-	@if [ -f $(BUILD)/examples/tcpsession ]; then \
+	@if [ -f $(CLI_BIN) ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/bin && \
-	  install -m 755 $(BUILD)/examples/tcpsession $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
+	  install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
 	@if [ -f tcpsession.pc.in ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig && \
 	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tcpsession.pc.in \
