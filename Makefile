@@ -47,10 +47,24 @@ TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_NAMES := $(patsubst tests/%.c,%,$(TEST_SRCS))
 TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
 SAN_BINS   := $(addprefix $(BUILD)/san/,$(TEST_NAMES))
-TEST_HDRS  := tcpsession.h $(wildcard tests/*.h)
+TEST_HDRS  := tcpsession.h $(wildcard tests/*.h) $(wildcard fuzz/*.h) $(CLI_HDRS)
 
-EXAMPLE_SRCS := $(wildcard examples/*.c)
+# libpcap, for the live-capture example and the reader benchmark
+PCAP_CFLAGS := $(shell pkg-config --cflags libpcap 2>/dev/null)
+PCAP_LIBS   := $(shell pkg-config --libs libpcap 2>/dev/null || \
+                 (test -f /usr/include/pcap/pcap.h && echo -lpcap))
+
+# examples/*.c: one program each; live_pcap only where libpcap is installed
+EXAMPLE_SRCS := $(filter-out examples/live_pcap.c,$(wildcard examples/*.c))
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+ifneq ($(PCAP_LIBS),)
+EXAMPLE_BINS += $(BUILD)/examples/live_pcap
+endif
+
+# the tcpsession command: examples/cli/*.c, with zlib
+CLI_SRCS := $(wildcard examples/cli/*.c)
+CLI_HDRS := $(wildcard examples/cli/*.h)
+CLI_BIN  := $(BUILD)/tcpsession
 
 FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRCS))
@@ -60,17 +74,34 @@ FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
 # The QUICK START of the header's doc comment, turned into C at build time.
 QUICKSTART := $(BUILD)/gen/quickstart.inc
 
-.PHONY: all examples demo test test-run test-suites test-compile sanitize \
+.PHONY: all examples cli data test-scripts demo test test-run test-suites test-compile sanitize \
         sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
         deps check-deps-build check-deps-test suites-build san-build
 .DEFAULT_GOAL := all
 
-all: examples
+all: examples cli
 examples: $(EXAMPLE_BINS)
+cli: $(CLI_BIN)
 
 $(BUILD)/examples/%: examples/%.c tcpsession.h
 	@mkdir -p $(dir $@)
 	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -o $@ $< $(LDFLAGS)
+
+$(BUILD)/examples/live_pcap: examples/live_pcap.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS) $(LDFLAGS)
+
+$(CLI_BIN): $(CLI_SRCS) $(CLI_HDRS) tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -Iexamples/cli -o $@ $(CLI_SRCS) -lz $(LDFLAGS)
+
+# The sample captures are committed; this rewrites them.
+data: $(BUILD)/make_samples
+	./$(BUILD)/make_samples data
+
+$(BUILD)/make_samples: data/make_samples.c tcpsession.h tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lz
 
 # ------------------------------------------------------------ dependencies
 deps:
@@ -119,7 +150,19 @@ test-run:
 	@$(MAKE) --no-print-directory -k san-build || true
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
-	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt
+	@$(MAKE) --no-print-directory $(CLI_BIN) || true
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh
+	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
+	  $(RESULTS)/scripts.txt
+
+# the command's test scripts and the real-traffic test alone
+test-scripts:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory $(CLI_BIN)
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh
+	@bash tests/summary.sh $(RESULTS)/scripts.txt
 
 suites-build: $(TEST_BINS)
 san-build: $(SAN_BINS)
@@ -185,9 +228,6 @@ fuzz-run: fuzz fuzz-corpus
 
 # ------------------------------------------------------------- benchmarks
 # The reader benchmark needs libpcap (pkg-config or the plain header).
-PCAP_CFLAGS := $(shell pkg-config --cflags libpcap 2>/dev/null)
-PCAP_LIBS   := $(shell pkg-config --libs libpcap 2>/dev/null || \
-                 (test -f /usr/include/pcap/pcap.h && echo -lpcap))
 BENCH_MB    ?= 1024
 BENCH_FILE  ?= $(BUILD)/bench/traffic-$(BENCH_MB)M.pcap
 
@@ -208,8 +248,6 @@ bench:
 	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
 
 # ---------------------------------------------------------------- install
-# the command-line tool, once the Makefile builds it
-CLI_BIN ?= $(BUILD)/tcpsession
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include
@@ -217,10 +255,10 @@ install: all
 	@if [ -f $(CLI_BIN) ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/bin && \
 	  install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
-	@if [ -f tcpsession.pc.in ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig && \
-	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tcpsession.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc; fi
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: tcpsession\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' 'TCP session reassembly from pcap and pcapng captures, in one C header' '$(VERSION)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc
 	@if [ -f doc/tcpsession.1 ]; then \
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 644 doc/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1; fi

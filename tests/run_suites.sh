@@ -23,6 +23,9 @@ for bin in "$@"; do
     "$bin" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -a 'Synthesis: Tested:' "$log" | tail -n 1)
+    # a sanitizer report inside a criterion worker does not always fail the
+    # test by itself: any report fails the suite
+    san=$(grep -acE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log")
     rm -f "$log"
     if [ -z "$line" ]; then
         echo "== $name: no criterion summary (exit $rc): counted as failed"
@@ -31,6 +34,10 @@ for bin in "$@"; do
     fi
     passed=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
     failed=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+    if [ "$san" -gt 0 ]; then
+        echo "== $name: $san sanitizer reports: counted as failed"
+        failed=$((failed + 1))
+    fi
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         echo "== $name: exit $rc with no failing test: counted as failed"
         failed=1
