@@ -198,7 +198,9 @@ Test(refmodel, data_before_the_first_sequence) {
     cr_assert_eq(mo.nbytes[0], 18);
     expect_bytes(0, 1000, 0, 10, 0);
     expect_bytes(0, 1000, 10, 8, 1);
-    cr_assert_eq(mo.t[0].dup_bytes, 5 + 5 + 2);
+    /* the part before offset 0 is a duplicate too: 5 + 5, then 5, then 2 */
+    cr_assert_eq(mo.t[0].dup_bytes, 5 + 5 + 5 + 2);
+    cr_assert_eq(mo.t[0].isn, 999); /* no SYN: one before the first byte */
     cr_assert(gap_of(0, 0) == NULL);
 }
 
@@ -268,6 +270,223 @@ Test(refmodel, retransmitted_syn) {
     seg(0, S, 900, 0, 0, 0);
     run_same();
     cr_assert_eq(mo.nbytes[0], 5);
+}
+
+#define R TCPS_TH_RST
+#define RA (TCPS_TH_RST | TCPS_TH_ACK)
+
+/* --- base sequence without a SYN (tshark's: one before the first byte) */
+
+Test(refmodel, isn_without_syn_is_one_before_the_first_byte) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, S, 999, 0, 0, 0); /* the same ISN: a retransmission, not a new connection */
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(1, A, 5000, 1010, 4, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 999);
+    cr_assert_eq(mo.t[1].isn, 4999);
+    cr_assert_eq(mo.nbytes[0], 10);
+    expect_bytes(0, 1000, 0, 10, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+}
+
+/* --- a SYN re-bases a direction that has had no data yet */
+
+Test(refmodel, syn_rebases_a_direction_without_data) {
+    seg(0, A, 5000, 9000, 0, 0); /* stray segment: starts ep0 at 5000 */
+    seg(0, S, 1000, 0, 0, 0);    /* another ISN: made a SYN-ACK by the runner, still re-bases */
+    seg(0, A, 1001, 9000, 10, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 1000);
+    cr_assert_eq(mo.nbytes[0], 10);
+    expect_bytes(0, 1001, 0, 10, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+}
+
+Test(refmodel, syn_does_not_rebase_after_data) {
+    seg(0, A, 5000, 9000, 10, 0);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 5010, 9000, 10, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 4999);
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 5000, 0, 20, 0);
+}
+
+Test(refmodel, syn_does_not_rebase_while_data_waits) {
+    seg(0, A, 5000, 9000, 0, 0);
+    seg(0, A, 5010, 9000, 10, 0); /* waits: [10,20) */
+    seg(0, S, 1000, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 4999);
+    expect_gap(0, 0, 0, 10, TCPS_GAP_CLOSE);
+    expect_bytes(0, 5010, 0, 10, 0);
+}
+
+/* --- the FIN wall */
+
+/* Data beyond a FIN waits; the peer acknowledging the FIN itself shows the
+   receiver took it: the data is thrown away, no gap after the FIN. */
+Test(refmodel, data_after_an_acked_fin_is_dropped) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0); /* FIN at offset 10 */
+    seg(0, A, 1011, 5000, 10, 0); /* beyond it: waits */
+    seg(1, A, 5000, 1011, 0, 0);  /* acknowledges the FIN, not the data */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert(gap_of(0, 0) == NULL);
+    cr_assert_eq(mo.t[0].ooo_segments, 1);
+    cr_assert_eq(mo.t[0].dup_bytes, 0);
+}
+
+/* An ACK beyond FIN + 1 shows the receiver took data past the FIN, so not
+   the FIN: the FIN's own sequence number becomes a 1-byte ACKED gap and the
+   data waiting behind it is delivered. */
+Test(refmodel, ack_beyond_the_fin_voids_it) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1011, 5000, 10, 0);
+    seg(1, A, 5000, 1021, 0, 0);
+    run_same();
+    expect_gap(0, 0, 10, 1, TCPS_GAP_ACKED);
+    cr_assert(gap_of(0, 1) == NULL);
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 1000, 0, 10, 0);
+    expect_bytes(0, 1001, 10, 10, 0); /* offsets 11..20 */
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+}
+
+/* Nobody acknowledges anything: at the end, what lies beyond the FIN is
+   dropped and no gap is reported past it. */
+Test(refmodel, data_beyond_the_fin_is_dropped_at_the_end) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, F, 1010, 0, 0, 0);
+    seg(0, F, 1030, 0, 10, 0); /* a second FIN further on does not move the first */
+    seg(0, 0, 1011, 0, 10, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert(gap_of(0, 0) == NULL);
+    cr_assert_eq(mo.t[0].ooo_segments, 2);
+}
+
+/* A segment arriving across the FIN is cut there: the part before it is
+   handled as usual (here a duplicate), the rest waits. */
+Test(refmodel, segment_across_the_fin_is_cut) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 20, 0); /* [5,10) duplicate, [10,25) behind the wall */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert_eq(mo.t[0].dup_bytes, 5);
+    cr_assert(gap_of(0, 0) == NULL);
+    rm_input_free(&in);
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 20, 0);
+    seg(1, A, 5000, 1020, 0, 0); /* voids the FIN: the waiting part goes out */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 25);
+    expect_bytes(0, 1000, 0, 25, 0);
+    cr_assert_eq(mo.t[0].dup_bytes, 5);
+}
+
+/* A segment held before a FIN that falls inside it is delivered up to the
+   FIN only; the rest is lost even if the FIN is voided later. */
+Test(refmodel, held_segment_crossing_a_later_fin) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 20, 0);  /* waits: [10,30) */
+    seg(0, FA, 1020, 5000, 0, 0);  /* FIN at 20 */
+    seg(0, A, 1000, 5000, 10, 0);  /* fills [0,10): [10,20) follows */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 1000, 0, 20, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+    seg(1, A, 5000, 1030, 0, 0); /* voids the FIN: [20,30) is a gap, not data */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_gap(0, 0, 20, 10, TCPS_GAP_ACKED);
+}
+
+/* Both FINs delivered: the end is FIN even if a RST follows. */
+Test(refmodel, fin_close_comes_before_a_later_rst) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, FA, 1001, 3001, 0, 0);
+    seg(1, FA, 3001, 1002, 0, 0);
+    seg(0, R, 1002, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_FIN);
+    cr_assert_eq(mo.t[0].rst_seen, 1);
+}
+
+/* --- RST acceptance */
+
+Test(refmodel, rst_in_window_closes) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 1011, 0, 0);
+    seg(0, FA, 1011, 3001, 0, 0); /* both FINs seen would be FIN: the RST came first */
+    seg(1, FA, 3001, 1012, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+    cr_assert_eq(mo.t[1].rst_seen, 1);
+}
+
+/* Its ACK is before the peer's offset 0, or too far ahead: not taken. */
+Test(refmodel, rst_with_an_insane_ack_is_ignored) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 990, 0, 0);
+    seg(1, RA, 3001, 1011u + (1u << 30) + 1u, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+    cr_assert_eq(mo.t[1].rst_seen, 1);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 1011u + (1u << 30), 0, 0); /* at the bound: taken */
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+}
+
+/* Its sequence number: at most 64 KiB behind the delivered point, at most
+   2^30 ahead. */
+Test(refmodel, rst_sequence_window) {
+    static const struct {
+        uint32_t seq;
+        int end;
+    } c[] = {
+        {3001u - 65536u, TCPS_END_RST},
+        {3001u - 65537u, TCPS_END_EOF},
+        {3001u + (1u << 30), TCPS_END_RST},
+        {3001u + (1u << 30) + 1u, TCPS_END_EOF},
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        rm_input_free(&in);
+        seg(0, S, 1000, 0, 0, 0);
+        seg(1, SA, 3000, 1001, 0, 0);
+        seg(1, R, c[i].seq, 0, 0, 0);
+        run_same();
+        cr_assert_eq(mo.end_reason, c[i].end, "case %lu", (unsigned long)i);
+        cr_assert_eq(mo.t[1].rst_seen, 1);
+    }
+}
+
+/* A RST that starts its direction has no sequence to be compared with. */
+Test(refmodel, rst_first_in_its_direction) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, R, 123456789u, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, RA, 123456789u, 999, 0, 0); /* but its ACK still is */
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
 }
 
 /* --- random sequences */
