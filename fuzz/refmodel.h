@@ -138,6 +138,8 @@ typedef struct rm_out {
     uint64_t next[2];  /* offset the next DATA/GAP must start at */
     rm_totals t[2];
     int opened, closed, end_reason;
+    /* what the model went through (to see what a generator reaches) */
+    int rebases, fin_voids, fin_drops, rst_ignored;
     int errors;        /* invariant violations */
     char err[256];     /* the first one */
 } rm_out;
@@ -326,6 +328,7 @@ static void rm_model_skip_hole(rm_model *m, int from, uint64_t lo, int reason) {
     if (rm_walled(d, lo)) {
         for (i = 0; i < d->n; i++)
             if (d->s[i].state == RM_WAIT) d->s[i].state = RM_DROPPED;
+        m->out->fin_drops++;
         return;
     }
     if (lo > d->D) {
@@ -346,6 +349,7 @@ static void rm_model_ack(rm_model *m, int from, uint32_t ack) {
     d->ack_seen = 1;
     if (d->fin && (uint64_t)off > d->fin_off + 1) { /* bytes past the FIN were taken: the FIN was not */
         d->fin = 0;
+        m->out->fin_voids++;
         rm_model_deliver(m, from);
     }
     while (rm_model_lowest(d, &lo) && (uint64_t)off > lo) rm_model_skip_hole(m, from, lo, TCPS_GAP_ACKED);
@@ -402,6 +406,7 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
         int waiting = 0;
         for (i = 0; i < d->n; i++) waiting |= d->s[i].state == RM_WAIT;
         if (!d->started || !waiting) {
+            if (d->started) m->out->rebases++;
             d->started = 1;
             d->isn = syn ? g->seq : g->seq - 1; /* without a SYN: one before the first byte */
             d->base = seq_data;
@@ -417,18 +422,18 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
         } else {
             uint32_t cut = start < 0 ? (uint32_t)-start : 0;
             uint32_t wire = g->len - cut, cap = g->caplen > cut ? g->caplen - cut : 0;
-            const uint8_t *data = payload + (cut < g->caplen ? cut : g->caplen);
+            uint32_t at = cut < g->caplen ? cut : g->caplen; /* first captured byte kept */
             uint64_t s0 = (uint64_t)(start + (int64_t)cut), e0 = s0 + wire;
             d->dup += cut;
             if (d->fin && e0 > d->fin_off && e0 > d->D) {
                 /* split at the FIN: the part beyond it waits behind the wall */
                 if (s0 < d->fin_off) {
                     uint32_t keep = (uint32_t)(d->fin_off - s0), kc = cap < keep ? cap : keep;
-                    rm_model_piece(m, g->from, s0, data, kc, keep);
-                    data += kc, cap -= kc, wire -= keep, s0 = d->fin_off;
+                    rm_model_piece(m, g->from, s0, kc ? payload + at : NULL, kc, keep);
+                    at += kc, cap -= kc, wire -= keep, s0 = d->fin_off;
                 }
             }
-            rm_model_piece(m, g->from, s0, data, cap, wire);
+            rm_model_piece(m, g->from, s0, cap ? payload + at : NULL, cap, wire);
         }
     }
     if (g->flags & TCPS_TH_FIN) {
@@ -452,6 +457,7 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
             int64_t ro = rm_offset(d, g->seq) - (int64_t)d->D;
             ok = ro >= -65536 && ro <= ((int64_t)1 << 30);
         }
+        if (!ok) m->out->rst_ignored++;
         if (ok && !m->closing) m->closing = TCPS_END_RST;
     }
     if (!m->closing && rm_model_finished(d) && rm_model_finished(p)) m->closing = TCPS_END_FIN;
