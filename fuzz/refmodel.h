@@ -46,9 +46,9 @@
    decide the end reason), and a SYN without ACK that would start a new
    connection (a started direction, another ISN) gets the ACK flag.
    Memory limits: the model has none. When the input asks for small limits
-   and the engine reports LIMIT gaps (or a segment too large for them comes
-   behind a FIN, which is dropped without a gap), only the event invariants
-   and the origin of every delivered byte are checked. */
+   and the engine reports LIMIT gaps, or data waited behind a FIN (the
+   engine may drop it to make room, without a gap), only the event
+   invariants and the origin of every delivered byte are checked. */
 #ifndef TCPS_REFMODEL_H
 #define TCPS_REFMODEL_H
 
@@ -140,7 +140,7 @@ typedef struct rm_out {
     rm_totals t[2];
     int opened, closed, end_reason;
     /* what the model went through (to see what a generator reaches) */
-    int rebases, fin_voids, fin_drops, rst_ignored;
+    int rebases, fin_voids, fin_drops, rst_ignored, walled;
     int errors;        /* invariant violations */
     char err[256];     /* the first one */
 } rm_out;
@@ -375,6 +375,7 @@ static void rm_model_piece(rm_model *m, int from, uint64_t start, const uint8_t 
     x.frame = m->frame;
     x.state = RM_WAIT;
     if (start > d->D || rm_walled(d, start)) m->out->t[from].ooo_segments++;
+    if (rm_walled(d, start)) m->out->walled++;
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 16;
         d->s = (rm_mseg *)rm_xrealloc(d->s, d->cap * sizeof *d->s);
@@ -781,7 +782,6 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
     char why[512];
     const char *diff = NULL;
     const tcps_stats *st;
-    int unheld = 0;
 
     memset(res, 0, sizeof *res);
     memset(&mo, 0, sizeof mo);
@@ -826,13 +826,6 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
         }
         for (j = 0; j < s.caplen; j++) payload[j] = rm_pattern(s.from, s.seq + syn + j, s.tag);
         if (s.len) tags[s.from][s.tag] = 1;
-        /* Under a small limit, a segment too large ever to be held is
-           skipped to with a LIMIT gap, except behind a FIN, where it is
-           dropped without one (no gap beyond a FIN): the model, without
-           limits, cannot follow, so such a run is compared loosely. The
-           engine's per-segment overhead is below 256 bytes. */
-        if (m.d[s.from].fin && (size_t)s.caplen + 256 >= (er.max_dir < er.max_total ? er.max_dir : er.max_total))
-            unheld = 1;
         er.frame = frame;
         rm_model_segment(&m, &s, payload, frame);
         rm_fill_segment(&g, &s, payload, frame);
@@ -849,7 +842,10 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
     if (mo.opened != eo.opened) rm_fail(&eo, "OPEN count differs from model", (unsigned long long)mo.opened, (unsigned long long)eo.opened);
     if (st->bytes != eo.t[0].bytes + eo.t[1].bytes || st->missing != eo.t[0].missing + eo.t[1].missing)
         rm_fail(&eo, "ctx stats disagree with session stats", st->bytes, st->missing);
-    res->limited = st->gaps_limit != 0 || unheld;
+    /* Under small limits the engine may also throw away data waiting behind
+       a FIN to make room (it is dropped without a gap, as it would be if the
+       FIN stood to the end): the model, without limits, cannot follow. */
+    res->limited = st->gaps_limit != 0 || ((in->max_buffer_dir || in->max_buffer_total) && mo.walled);
     /* offset 0 of each direction as the engine has it (after any re-basing
        SYN): one after its base sequence number */
     base[0] = eo.t[0].isn + 1u;
