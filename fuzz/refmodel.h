@@ -815,9 +815,13 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
         s.from = s.from ? 1 : 0;
         s.flags &= RM_FLAGS;
         if (s.caplen > s.len) s.caplen = s.len;
-        /* one connection: a SYN that would start another one is a SYN-ACK */
+        /* one connection: a SYN that would start another one is a SYN-ACK.
+           The engine's ISN is asked too: under small limits it may have
+           dropped data the model still holds, and re-based where the model
+           did not. */
         if ((s.flags & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN && m.d[s.from].started &&
-            m.d[s.from].isn != s.seq)
+            (m.d[s.from].isn != s.seq ||
+             (er.sess && er.sess->dir[s.from == er.c2s_from ? TCPS_C2S : TCPS_S2C].isn != s.seq)))
             s.flags |= TCPS_TH_ACK;
         syn = (s.flags & TCPS_TH_SYN) ? 1u : 0u;
         if (s.caplen > pcap) {
