@@ -404,7 +404,10 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
     if (!d->started || (syn && d->D == 0 && d->base != seq_data)) {
         /* Offset 0 is the first byte seen (after the SYN's sequence number).
            A SYN moves offset 0 while nothing has been delivered or is
-           waiting (with D == 0 no gap can have been reported either). */
+           waiting (with D == 0 no gap can have been reported either).
+           A FIN or ACK offset seen before it is kept as it was, as the
+           engine does (test_refmodel.c:
+           engine_bug_fin_before_a_rebasing_syn_hides_the_data). */
         int waiting = 0;
         for (i = 0; i < d->n; i++) waiting |= d->s[i].state == RM_WAIT;
         if (!d->started || !waiting) {
