@@ -1,27 +1,271 @@
 # tcpsession - build, tests, fuzzing, benchmarks.  See README.md.
-CC      ?= cc
-CFLAGS  ?= -O2 -g
-WARN    := -Wall -Wextra -Wpedantic
-STD     := -std=c99
-BUILD   ?= build
+#
+#   make              examples (needs only a C compiler)
+#   make demo         prints the TCP segments of data/sample.pcap
+#   make test         every test suite, the compile tests, then `make sanitize`
+#   make sanitize     the suites again under ASan + UBSan
+#   make fuzz         the libFuzzer harnesses (clang) and their gcc replay drivers
+#   make fuzz-corpus  seed inputs for the harnesses
+#   make fuzz-run     every harness for SECONDS seconds on its seeds
+#   make bench        the reader benchmark (not part of `make test`)
+#   make install      PREFIX=/usr/local
+#   make deps         as root: apt-get install what the tests need (Debian)
+#
+# `make demo` and `make test` first check for the Debian packages they need
+# (.ci/deps); run as root they install what is missing, otherwise they only
+# say what is missing.  NO_DEPS=1 skips that check.
 
-TEST_SRCS := $(wildcard tests/test_*.c)
-TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
-
-.PHONY: all test clean
-all:
-
-$(BUILD)/tests/%: tests/%.c tcpsession.h $(wildcard tests/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lcriterion
+CC       ?= cc
+CXX      ?= c++
+CFLAGS   ?= -O2 -g
+CXXFLAGS ?= -O2 -g
+LDFLAGS  ?=
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PYTHON   ?= python3
+SWIG     ?= swig
+LUA_INC  ?= /usr/include/lua5.4
+LUA_LIB  ?= -llua5.4
+BUILD    ?= build
+SECONDS  ?= 60
+NO_DEPS  ?=
 
 # Tests run from the top of the repository; the shared capture corpus is
 # looked for at $(TCPS_CORPUS) (tests skip those cases when it is absent).
 TCPS_CORPUS ?= ../shared/corpus
 export TCPS_CORPUS
 
-test: $(TEST_BINS)
-	@set -e; for t in $(TEST_BINS); do echo "== $$t"; ./$$t; done
+WARN := -Wall -Wextra -Wpedantic
+STD  := -std=c99
+
+# Sanitizer build: clang if there is one, else gcc.
+SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CC   ?= clang
+
+TEST_SRCS  := $(wildcard tests/test_*.c)
+TEST_NAMES := $(patsubst tests/%.c,%,$(TEST_SRCS))
+TEST_BINS  := $(addprefix $(BUILD)/tests/,$(TEST_NAMES))
+SAN_BINS   := $(addprefix $(BUILD)/san/,$(TEST_NAMES))
+TEST_HDRS  := tcpsession.h $(wildcard tests/*.h) $(wildcard fuzz/*.h) $(CLI_HDRS)
+
+# libpcap, for the live-capture example and the reader benchmark
+PCAP_CFLAGS := $(shell pkg-config --cflags libpcap 2>/dev/null)
+PCAP_LIBS   := $(shell pkg-config --libs libpcap 2>/dev/null || \
+                 (test -f /usr/include/pcap/pcap.h && echo -lpcap))
+
+# examples/*.c: one program each; live_pcap only where libpcap is installed
+EXAMPLE_SRCS := $(filter-out examples/live_pcap.c,$(wildcard examples/*.c))
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+ifneq ($(PCAP_LIBS),)
+EXAMPLE_BINS += $(BUILD)/examples/live_pcap
+endif
+
+# the tcpsession command: examples/cli/*.c, with zlib
+CLI_SRCS := $(wildcard examples/cli/*.c)
+CLI_HDRS := $(wildcard examples/cli/*.h)
+CLI_BIN  := $(BUILD)/tcpsession
+
+FUZZ_SRCS  := $(wildcard fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(FUZZ_NAMES))
+FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
+
+# The QUICK START of the header's doc comment, turned into C at build time.
+QUICKSTART := $(BUILD)/gen/quickstart.inc
+
+.PHONY: all examples cli data test-scripts demo test test-run test-suites test-compile sanitize \
+        sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
+        deps check-deps-build check-deps-test suites-build san-build
+.DEFAULT_GOAL := all
+
+all: examples cli
+examples: $(EXAMPLE_BINS)
+cli: $(CLI_BIN)
+
+$(BUILD)/examples/%: examples/%.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -o $@ $< $(LDFLAGS)
+
+$(BUILD)/examples/live_pcap: examples/live_pcap.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS) $(LDFLAGS)
+
+$(CLI_BIN): $(CLI_SRCS) $(CLI_HDRS) tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) -I. -Iexamples/cli -o $@ $(CLI_SRCS) -lz $(LDFLAGS)
+
+# The sample captures are committed; this rewrites them.
+data: $(BUILD)/make_samples
+	./$(BUILD)/make_samples data
+
+$(BUILD)/make_samples: data/make_samples.c tcpsession.h tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lz
+
+# ------------------------------------------------------------ dependencies
+deps:
+	@bash .ci/deps test
+
+check-deps-build:
+	@test -n "$(NO_DEPS)" || bash .ci/deps build
+
+check-deps-test:
+	@test -n "$(NO_DEPS)" || bash .ci/deps test
+
+# -------------------------------------------------------------------- demo
+DEMO_CAPTURE ?= data/sample.pcap
+demo: check-deps-build
+	@$(MAKE) --no-print-directory $(BUILD)/examples/segments
+	@test -f $(DEMO_CAPTURE) || { echo "$(DEMO_CAPTURE) is missing (see data/)" >&2; exit 1; }
+	./$(BUILD)/examples/segments $(DEMO_CAPTURE)
+
+# ------------------------------------------------------------------- tests
+$(QUICKSTART): tcpsession.h tests/quickstart_extract.sh
+	@mkdir -p $(dir $@)
+	sh tests/quickstart_extract.sh tcpsession.h > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%: tests/%.c $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -I$(BUILD)/gen -o $@ $< -lcriterion $(LDFLAGS)
+
+$(BUILD)/san/%: tests/%.c $(TEST_HDRS)
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -Itests -I$(BUILD)/gen -o $@ $< -lcriterion
+
+$(BUILD)/tests/test_quickstart $(BUILD)/san/test_quickstart: $(QUICKSTART)
+
+RESULTS := $(BUILD)/results
+
+# A suite that fails to build is counted as failed and the rest still run
+# (make -k); the last line of `make test` sums every suite.
+test: check-deps-test
+	@$(MAKE) --no-print-directory test-run
+
+test-run:
+	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory -k suites-build || true
+	@bash tests/run_suites.sh $(RESULTS)/suites.txt $(TEST_BINS)
+	@CC="$(CC)" CXX="$(CXX)" BUILD="$(BUILD)" bash tests/test_compile.sh $(RESULTS)/compile.txt || true
+	@$(MAKE) --no-print-directory -k san-build || true
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
+	@$(MAKE) --no-print-directory $(CLI_BIN) || true
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh
+	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
+	  $(RESULTS)/scripts.txt
+
+# the command's test scripts and the real-traffic test alone
+test-scripts:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory $(CLI_BIN)
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh
+	@bash tests/summary.sh $(RESULTS)/scripts.txt
+
+suites-build: $(TEST_BINS)
+san-build: $(SAN_BINS)
+
+test-suites:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory -k suites-build || true
+	@bash tests/run_suites.sh $(RESULTS)/suites.txt $(TEST_BINS)
+	@bash tests/summary.sh $(RESULTS)/suites.txt
+
+test-compile:
+	@mkdir -p $(RESULTS)
+	@CC="$(CC)" CXX="$(CXX)" BUILD="$(BUILD)" bash tests/test_compile.sh $(RESULTS)/compile.txt || true
+	@bash tests/summary.sh $(RESULTS)/compile.txt
+
+sanitize:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory -k san-build || true
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
+	@bash tests/summary.sh $(RESULTS)/sanitize.txt
+
+# ---------------------------------------------------------------- fuzzing
+# One libFuzzer binary per fuzz/fuzz_*.c, and a replay build of the same
+# harness with fuzz/driver.c and $(CC) (no libFuzzer needed) that runs
+# crash files or directories:  build/fuzz/fuzz_reader-replay crash-1234
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
+
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard tests/*.h) tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $<
+
+SEEDS := $(BUILD)/fuzz/seeds
+fuzz-corpus: $(BUILD)/fuzz/make_seeds
+	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
+	./$(BUILD)/fuzz/make_seeds $(SEEDS)
+	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
+
+# Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
+# crashes to build/fuzz/artifacts/.  A harness fuzz_X uses fuzz/X.dict and
+# the seeds in build/fuzz/seeds/X when they exist.
+fuzz-run: fuzz fuzz-corpus
+	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; \
+	for h in $(FUZZ_NAMES); do \
+	  n=$${h#fuzz_}; corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
+	  seeds=; test -d $(SEEDS)/$$n && seeds=$(SEEDS)/$$n; \
+	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
+	  echo "== $$h for $(SECONDS) s"; \
+	  ./$(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds; \
+	done
+
+# ------------------------------------------------------------- benchmarks
+# The reader benchmark needs libpcap (pkg-config or the plain header).
+BENCH_MB    ?= 1024
+BENCH_FILE  ?= $(BUILD)/bench/traffic-$(BENCH_MB)M.pcap
+
+$(BUILD)/bench/gen_traffic: tests/bench/gen_traffic.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
+$(BUILD)/bench/bench_reader: tests/bench/bench_reader.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG -I. $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS)
+
+$(BENCH_FILE): | $(BUILD)/bench/gen_traffic
+	./$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
+
+bench:
+	@if [ -z "$(PCAP_LIBS)" ]; then echo "bench: libpcap not found (apt-get install libpcap-dev)" >&2; exit 1; fi
+	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_reader $(BENCH_FILE)
+	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
+
+# ---------------------------------------------------------------- install
+VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include
+	install -m 644 tcpsession.h $(DESTDIR)$(PREFIX)/include/tcpsession.h
+	@if [ -f $(CLI_BIN) ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/bin && \
+	  install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: tcpsession\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\n' \
+	  '$(PREFIX)' 'TCP session reassembly from pcap and pcapng captures, in one C header' '$(VERSION)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc
+	@if [ -f doc/tcpsession.1 ]; then \
+	  install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
+	  install -m 644 doc/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/tcpsession.h $(DESTDIR)$(PREFIX)/bin/tcpsession \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1
 
 clean:
 	rm -rf $(BUILD)

@@ -3099,7 +3099,8 @@ TCPS__PRIVATE int tcps__data(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint64_t 
             uint32_t keep = (uint32_t)(d->fin_off - start), kc = TCPS__MIN(caplen, keep);
             int r = tcps__data(c, s, d, start, p, kc, keep);
             if (r < 0) return r;
-            p += kc, caplen -= kc, wirelen -= keep, start = d->fin_off;
+            if (kc) p += kc;
+            caplen -= kc, wirelen -= keep, start = d->fin_off;
         }
         return tcps__buffer(c, s, d, start, p, caplen, wirelen) < 0 ? TCPS_E_NOMEM : TCPS_OK;
     }
@@ -3461,6 +3462,8 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         d->isn = syn ? g->seq : g->seq - 1;
         d->base_seq = seq_data;
         d->next = 0;
+        d->fin = d->finished = d->ack_seen = 0; /* in the old numbering: void */
+        d->acked = 0;
         ds->isn = d->isn;
     }
 

@@ -4,30 +4,51 @@
 
    The model is written to be obviously right, not fast (quadratic):
 
-   - Per direction, every payload segment is kept in a list in arrival order.
+   - Per direction, every payload segment is kept in a list in arrival order,
+     each waiting, used or dropped.
    - The delivered point D starts at offset 0, which is the first sequence
-     number seen in that direction (+1 if that segment is a SYN). Sequence
-     numbers are turned into offsets by their signed 32-bit distance from D.
-     Bytes before offset 0 are dropped.
-   - Delivery step: among the segments with start <= D < end, the first in
-     arrival order (the last, for TCPS_OVERLAP_LAST) wins and gives its bytes
-     from D to its end (captured bytes as DATA, the rest as a TRUNCATED gap);
-     repeat until no segment covers D.
+     number seen in that direction (+1 if that segment is a SYN); the ISN
+     reported is the SYN's sequence number, else one before the first byte.
+     A SYN whose data would start elsewhere moves offset 0 there while D is
+     0 and nothing waits. Sequence numbers are turned into offsets by their
+     signed 32-bit distance from D. Bytes before offset 0 are duplicates.
+   - A FIN, while it stands, is a wall at its offset: a segment arriving
+     across it is cut in two there, and what lies at or beyond it waits.
+   - Delivery step: a waiting segment with start <= D (and not beyond the
+     wall) ends, for delivery, at its end or at the wall, whichever is first.
+     If that is not beyond D it is used up as a duplicate. Else, among such
+     segments, the first in arrival order (the last, for TCPS_OVERLAP_LAST)
+     wins and gives its bytes from D to that end (captured bytes as DATA,
+     the rest as a TRUNCATED gap); the rest of it, beyond the wall, is lost.
+     Repeat until no waiting segment covers D.
    - An ACK (ACK flag, peer direction started, not before offset 0, not more
-     than 2^30 ahead of D) above the start of the lowest segment waiting beyond
-     a hole makes the hole a gap (ACKED) and delivery goes on from that
-     segment; repeat while that holds.
+     than 2^30 ahead of D) more than one byte beyond a standing FIN shows the
+     receiver never took the FIN: it is forgotten and what waited behind it
+     is ordinary data. Then, while the ACK is above the start of the lowest
+     waiting segment, the hole before it becomes a gap (ACKED) and delivery
+     goes on from that segment; if that segment lies beyond the FIN, all
+     that waits is dropped instead.
+   - A RST closes the connection unless its ACK (when it has one and the
+     peer started) is not sane in the sense above, or its sequence number
+     (when its direction had started before it) lies more than 64 KiB behind
+     D or more than 2^30 ahead. When both directions have delivered up to
+     their FIN, the connection closes by FIN. The first of these to happen
+     gives the end reason; without one it is FIN if both sides sent a FIN,
+     else EOF.
    - At the end, each direction (the first sender's first): every hole with
-     data beyond it becomes a CLOSE gap; then the tail up to the FIN (if a FIN
-     was seen), or else up to the highest ACK when it is more than one byte
-     beyond D, becomes a gap (ACKED when the peer acknowledged it all).
+     data beyond it becomes a CLOSE gap, up to the FIN (what waits beyond the
+     FIN is dropped); then the tail up to the FIN (if a FIN stands), or else
+     up to the highest ACK when it is more than one byte beyond D, becomes a
+     gap (ACKED when the peer acknowledged it all).
 
-   The runner keeps to one connection: one 4-tuple, no RST, no idle timeout,
-   linger long enough never to end, and a SYN without ACK that would start a
-   new connection (a started direction, another ISN) gets the ACK flag.
+   The runner keeps to one connection: one 4-tuple, no idle timeout, linger
+   long enough never to end before tcps_finish (so a RST or the FINs only
+   decide the end reason), and a SYN without ACK that would start a new
+   connection (a started direction, another ISN) gets the ACK flag.
    Memory limits: the model has none. When the input asks for small limits
-   and the engine reports LIMIT gaps, only the event invariants and the
-   origin of every delivered byte are checked. */
+   and the engine reports LIMIT gaps, or data waited behind a FIN (the
+   engine may drop it to make room, without a gap), only the event
+   invariants and the origin of every delivered byte are checked. */
 #ifndef TCPS_REFMODEL_H
 #define TCPS_REFMODEL_H
 
@@ -41,7 +62,7 @@
 #define RM_MAX_SEGS 4096
 #define RM_PORT0 1000
 #define RM_PORT1 2000
-#define RM_FLAGS (TCPS_TH_SYN | TCPS_TH_ACK | TCPS_TH_FIN | TCPS_TH_PSH)
+#define RM_FLAGS (TCPS_TH_SYN | TCPS_TH_ACK | TCPS_TH_FIN | TCPS_TH_RST | TCPS_TH_PSH)
 
 /* ---------------------------------------------------------------- input */
 
@@ -107,7 +128,7 @@ typedef struct rm_ev {
 typedef struct rm_totals {
     uint64_t bytes, missing, gaps, dup_bytes, ooo_segments, packets, payload_packets;
     uint32_t isn;
-    int syn_seen, fin_seen;
+    int syn_seen, fin_seen, rst_seen;
 } rm_totals;
 
 typedef struct rm_out {
@@ -118,6 +139,8 @@ typedef struct rm_out {
     uint64_t next[2];  /* offset the next DATA/GAP must start at */
     rm_totals t[2];
     int opened, closed, end_reason;
+    /* what the model went through (to see what a generator reaches) */
+    int rebases, fin_voids, fin_drops, rst_ignored, walled;
     int errors;        /* invariant violations */
     char err[256];     /* the first one */
 } rm_out;
@@ -180,13 +203,16 @@ static void rm_out_event(rm_out *o, int type, int from, uint64_t off, uint64_t l
 
 /* ----------------------------------------------------------------- model */
 
+#define RM_WAIT 0    /* not used yet: waits for the delivered point */
+#define RM_USED 1    /* gave its bytes, or was found wholly delivered */
+#define RM_DROPPED 2 /* beyond a FIN the receiver took: thrown away */
+
 typedef struct rm_mseg {
     uint64_t start;
     uint32_t caplen, wirelen;
     uint8_t *data;
     uint64_t frame;
-    int picked;
-    uint64_t skip; /* bytes below D when it was picked */
+    int state; /* RM_WAIT, RM_USED, RM_DROPPED */
 } rm_mseg;
 
 typedef struct rm_mdir {
@@ -199,12 +225,13 @@ typedef struct rm_mdir {
     uint64_t fin_off;
     int ack_seen;
     uint64_t acked;
-    uint64_t dup_before_start;
+    uint64_t dup;
 } rm_mdir;
 
 typedef struct rm_model {
     int policy;
     int opened, first_from;
+    int closing;      /* TCPS_END_RST or TCPS_END_FIN once closing; 0 before */
     uint64_t frame;
     rm_mdir d[2];
     rm_out *out;
@@ -234,6 +261,15 @@ static int64_t rm_offset(const rm_mdir *d, uint32_t seq) {
     return (int64_t)d->D + delta;
 }
 
+/* Bytes at or beyond a FIN (while it stands) are behind the wall. */
+static int rm_walled(const rm_mdir *d, uint64_t start) { return d->fin && start >= d->fin_off; }
+
+/* Where a segment's bytes end for delivery: not past a standing FIN. */
+static uint64_t rm_seg_end(const rm_mdir *d, const rm_mseg *x) {
+    uint64_t end = x->start + x->wirelen;
+    return d->fin && end > d->fin_off ? d->fin_off : end;
+}
+
 static void rm_model_deliver(rm_model *m, int from) {
     rm_mdir *d = &m->d[from];
     for (;;) {
@@ -242,16 +278,20 @@ static void rm_model_deliver(rm_model *m, int from) {
         uint64_t capend, end;
         for (i = 0; i < d->n; i++) {
             rm_mseg *x = &d->s[i];
-            if (x->start <= d->D && d->D < x->start + x->wirelen) {
-                w = x;
-                if (m->policy != TCPS_OVERLAP_LAST) break; /* first wins; else keep looking */
+            if (x->state != RM_WAIT || x->start > d->D || rm_walled(d, x->start)) continue;
+            end = rm_seg_end(d, x);
+            if (end <= d->D) { /* wholly delivered already */
+                x->state = RM_USED;
+                d->dup += end - x->start;
+                continue;
             }
+            if (!w || m->policy == TCPS_OVERLAP_LAST) w = x; /* first arrival wins, or last */
         }
         if (!w) return;
-        w->picked = 1;
-        w->skip = d->D - w->start;
-        capend = w->start + w->caplen;
-        end = w->start + w->wirelen;
+        w->state = RM_USED;
+        d->dup += d->D - w->start;
+        end = rm_seg_end(d, w);
+        capend = w->start + w->caplen < end ? w->start + w->caplen : end;
         if (d->D < capend) {
             rm_out_event(m->out, TCPS_EV_DATA, from, d->D, capend - d->D, 0, m->frame, w->frame,
                          w->data + (d->D - w->start));
@@ -265,14 +305,14 @@ static void rm_model_deliver(rm_model *m, int from) {
     }
 }
 
-/* Lowest start of a segment that still has bytes beyond D. */
+/* Lowest start of a waiting segment. */
 static int rm_model_lowest(const rm_mdir *d, uint64_t *lo) {
     size_t i;
     int found = 0;
     *lo = 0;
     for (i = 0; i < d->n; i++) {
         const rm_mseg *x = &d->s[i];
-        if (x->start + x->wirelen > d->D && (!found || x->start < *lo)) {
+        if (x->state == RM_WAIT && (!found || x->start < *lo)) {
             *lo = x->start;
             found = 1;
         }
@@ -280,9 +320,18 @@ static int rm_model_lowest(const rm_mdir *d, uint64_t *lo) {
     return found;
 }
 
-/* Skip the hole at D up to the next waiting segment and deliver from it. */
+/* Stop waiting for the hole at D: it becomes a gap up to the lowest waiting
+   segment, and delivery goes on from there. When all that waits lies beyond
+   the FIN, nothing more will be delivered: it is thrown away. */
 static void rm_model_skip_hole(rm_model *m, int from, uint64_t lo, int reason) {
     rm_mdir *d = &m->d[from];
+    size_t i;
+    if (rm_walled(d, lo)) {
+        for (i = 0; i < d->n; i++)
+            if (d->s[i].state == RM_WAIT) d->s[i].state = RM_DROPPED;
+        m->out->fin_drops++;
+        return;
+    }
     if (lo > d->D) {
         rm_out_event(m->out, TCPS_EV_GAP, from, d->D, lo - d->D, reason, m->frame, m->frame, NULL);
         d->D = lo;
@@ -299,14 +348,50 @@ static void rm_model_ack(rm_model *m, int from, uint32_t ack) {
     if (off < 0 || off - (int64_t)d->D > ((int64_t)1 << 30)) return;
     if (!d->ack_seen || (uint64_t)off > d->acked) d->acked = (uint64_t)off;
     d->ack_seen = 1;
+    if (d->fin && (uint64_t)off > d->fin_off + 1) { /* bytes past the FIN were taken: the FIN was not */
+        d->fin = 0;
+        m->out->fin_voids++;
+        rm_model_deliver(m, from);
+    }
     while (rm_model_lowest(d, &lo) && (uint64_t)off > lo) rm_model_skip_hole(m, from, lo, TCPS_GAP_ACKED);
 }
 
+/* Place payload [start, start + wirelen) (caplen bytes captured) that
+   does not cross a standing FIN. */
+static void rm_model_piece(rm_model *m, int from, uint64_t start, const uint8_t *p, uint32_t caplen,
+                           uint32_t wirelen) {
+    rm_mdir *d = &m->d[from];
+    rm_mseg x;
+    if (start + wirelen <= d->D) { /* a duplicate */
+        d->dup += wirelen;
+        return;
+    }
+    memset(&x, 0, sizeof x);
+    x.start = start;
+    x.wirelen = wirelen;
+    x.caplen = caplen;
+    x.data = (uint8_t *)rm_xrealloc(NULL, caplen);
+    if (caplen) memcpy(x.data, p, caplen);
+    x.frame = m->frame;
+    x.state = RM_WAIT;
+    if (start > d->D || rm_walled(d, start)) m->out->t[from].ooo_segments++;
+    if (rm_walled(d, start)) m->out->walled++;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 16;
+        d->s = (rm_mseg *)rm_xrealloc(d->s, d->cap * sizeof *d->s);
+    }
+    d->s[d->n++] = x;
+    rm_model_deliver(m, from);
+}
+
+static int rm_model_finished(const rm_mdir *d) { return d->fin && d->D >= d->fin_off; }
+
 static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *payload, uint64_t frame) {
-    rm_mdir *d = &m->d[g->from];
+    rm_mdir *d = &m->d[g->from], *p = &m->d[!g->from];
     rm_totals *t = &m->out->t[g->from];
-    int syn = (g->flags & TCPS_TH_SYN) != 0;
+    int syn = (g->flags & TCPS_TH_SYN) != 0, fresh = !d->started;
     uint32_t seq_data = g->seq + (syn ? 1u : 0u);
+    size_t i;
     m->frame = frame;
     if (!m->opened) {
         m->opened = 1;
@@ -316,35 +401,44 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
     t->packets++;
     if (syn) t->syn_seen = 1;
     if (g->flags & TCPS_TH_ACK) rm_model_ack(m, !g->from, g->ack);
-    if (!d->started) {
-        d->started = 1;
-        d->isn = g->seq;
-        d->base = seq_data;
-        d->D = 0;
-        t->isn = g->seq;
+    if (!d->started || (syn && d->D == 0 && d->base != seq_data)) {
+        /* Offset 0 is the first byte seen (after the SYN's sequence number).
+           A SYN moves offset 0 while nothing has been delivered or is
+           waiting (with D == 0 no gap can have been reported either).
+           A FIN or ACK offset seen before it is kept as it was, as the
+           engine does (test_refmodel.c:
+           engine_bug_fin_before_a_rebasing_syn_hides_the_data). */
+        int waiting = 0;
+        for (i = 0; i < d->n; i++) waiting |= d->s[i].state == RM_WAIT;
+        if (!d->started || !waiting) {
+            if (d->started) m->out->rebases++;
+            d->started = 1;
+            d->isn = syn ? g->seq : g->seq - 1; /* without a SYN: one before the first byte */
+            d->base = seq_data;
+            d->D = 0;
+            t->isn = d->isn;
+        }
     }
     if (g->len) {
         int64_t start = rm_offset(d, seq_data), end = start + (int64_t)g->len;
         t->payload_packets++;
         if (end <= 0) {
-            d->dup_before_start += g->len;
+            d->dup += g->len;
         } else {
             uint32_t cut = start < 0 ? (uint32_t)-start : 0;
-            rm_mseg x;
-            memset(&x, 0, sizeof x);
-            x.start = (uint64_t)(start + (int64_t)cut);
-            x.wirelen = g->len - cut;
-            x.caplen = g->caplen > cut ? g->caplen - cut : 0;
-            x.data = (uint8_t *)rm_xrealloc(NULL, x.caplen);
-            if (x.caplen) memcpy(x.data, payload + cut, x.caplen);
-            x.frame = frame;
-            if (x.start > d->D) t->ooo_segments++;
-            if (d->n == d->cap) {
-                d->cap = d->cap ? d->cap * 2 : 16;
-                d->s = (rm_mseg *)rm_xrealloc(d->s, d->cap * sizeof *d->s);
+            uint32_t wire = g->len - cut, cap = g->caplen > cut ? g->caplen - cut : 0;
+            uint32_t at = cut < g->caplen ? cut : g->caplen; /* first captured byte kept */
+            uint64_t s0 = (uint64_t)(start + (int64_t)cut), e0 = s0 + wire;
+            d->dup += cut;
+            if (d->fin && e0 > d->fin_off && e0 > d->D) {
+                /* split at the FIN: the part beyond it waits behind the wall */
+                if (s0 < d->fin_off) {
+                    uint32_t keep = (uint32_t)(d->fin_off - s0), kc = cap < keep ? cap : keep;
+                    rm_model_piece(m, g->from, s0, kc ? payload + at : NULL, kc, keep);
+                    at += kc, cap -= kc, wire -= keep, s0 = d->fin_off;
+                }
             }
-            d->s[d->n++] = x;
-            rm_model_deliver(m, g->from);
+            rm_model_piece(m, g->from, s0, cap ? payload + at : NULL, cap, wire);
         }
     }
     if (g->flags & TCPS_TH_FIN) {
@@ -355,6 +449,23 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
             d->fin_off = (uint64_t)fo;
         }
     }
+    if (g->flags & TCPS_TH_RST) {
+        /* taken only when its ACK (if any) is sane for the peer and its
+           sequence number is near where this direction is */
+        int ok = 1;
+        t->rst_seen = 1;
+        if ((g->flags & TCPS_TH_ACK) && p->started) {
+            int64_t ao = rm_offset(p, g->ack);
+            ok = ao >= 0 && ao - (int64_t)p->D <= ((int64_t)1 << 30);
+        }
+        if (ok && !fresh) {
+            int64_t ro = rm_offset(d, g->seq) - (int64_t)d->D;
+            ok = ro >= -65536 && ro <= ((int64_t)1 << 30);
+        }
+        if (!ok) m->out->rst_ignored++;
+        if (ok && !m->closing) m->closing = TCPS_END_RST;
+    }
+    if (!m->closing && rm_model_finished(d) && rm_model_finished(p)) m->closing = TCPS_END_FIN;
 }
 
 static void rm_model_finish(rm_model *m) {
@@ -378,10 +489,10 @@ static void rm_model_finish(rm_model *m) {
             rm_out_event(m->out, TCPS_EV_GAP, from, d->D, tail - d->D, why, m->frame, m->frame, NULL);
             d->D = tail;
         }
-        t->dup_bytes = d->dup_before_start;
-        for (k = 0; k < d->n; k++) t->dup_bytes += d->s[k].picked ? d->s[k].skip : d->s[k].wirelen;
+        t->dup_bytes = d->dup;
     }
-    m->out->end_reason = m->out->t[0].fin_seen && m->out->t[1].fin_seen ? TCPS_END_FIN : TCPS_END_EOF;
+    if (m->closing) m->out->end_reason = m->closing;
+    else m->out->end_reason = m->out->t[0].fin_seen && m->out->t[1].fin_seen ? TCPS_END_FIN : TCPS_END_EOF;
     rm_out_event(m->out, TCPS_EV_CLOSE, -1, 0, 0, m->out->end_reason, m->frame, m->frame, NULL);
     /* per-direction totals from the events */
     for (k = 0; k < m->out->nev; k++) {
@@ -465,6 +576,7 @@ static int rm_engine_on_close(const tcps_event *ev, void *user) {
         t->isn = ds->isn;
         t->syn_seen = ds->syn_seen;
         t->fin_seen = ds->fin_seen;
+        t->rst_seen = ds->rst_seen;
     }
     r->out->end_reason = ev->session->end;
     if (ev->reason != ev->session->end) rm_fail(r->out, "CLOSE reason != session end", (unsigned long long)ev->reason, ev->session->end);
@@ -476,7 +588,7 @@ static int rm_engine_on_close(const tcps_event *ev, void *user) {
 
 typedef struct rm_result {
     int differ;           /* model and engine disagree, or an invariant broke */
-    int limited;          /* the engine hit a buffer limit: compared loosely */
+    int limited;          /* the engine hit (or may have hit) a buffer limit: compared loosely */
     size_t segments;      /* fed */
     char *report;         /* when differ: what, and both outputs (malloc'd) */
 } rm_result;
@@ -530,9 +642,10 @@ static void rm_dump_input(rm_buf *b, const rm_input *in) {
               (unsigned long)in->max_buffer_total, (unsigned long)in->n);
     for (i = 0; i < in->n && i < 200; i++) {
         const rm_seg_in *g = &in->v[i];
-        rm_printf(b, "  #%lu ep%d %s%s%s%s seq=%lu ack=%lu len=%lu cap=%lu tag=%u\n", (unsigned long)(i + 1), g->from,
+        rm_printf(b, "  #%lu ep%d %s%s%s%s%s seq=%lu ack=%lu len=%lu cap=%lu tag=%u\n", (unsigned long)(i + 1), g->from,
                   g->flags & TCPS_TH_SYN ? "S" : "", g->flags & TCPS_TH_ACK ? "A" : "",
-                  g->flags & TCPS_TH_FIN ? "F" : "", g->flags & TCPS_TH_PSH ? "P" : "", (unsigned long)g->seq,
+                  g->flags & TCPS_TH_FIN ? "F" : "", g->flags & TCPS_TH_RST ? "R" : "",
+                  g->flags & TCPS_TH_PSH ? "P" : "", (unsigned long)g->seq,
                   (unsigned long)g->ack, (unsigned long)g->len, (unsigned long)g->caplen, g->tag);
     }
     if (i < in->n) rm_printf(b, "  ...\n");
@@ -554,11 +667,11 @@ static void rm_dump_out(rm_buf *b, const char *name, const rm_out *o) {
         const rm_totals *t = &o->t[k];
         rm_printf(b,
                   "  ep%d: bytes=%llu missing=%llu gaps=%llu dup=%llu ooo=%llu packets=%llu payload=%llu isn=%lu "
-                  "syn=%d fin=%d\n",
+                  "syn=%d fin=%d rst=%d\n",
                   k, (unsigned long long)t->bytes, (unsigned long long)t->missing, (unsigned long long)t->gaps,
                   (unsigned long long)t->dup_bytes, (unsigned long long)t->ooo_segments,
                   (unsigned long long)t->packets, (unsigned long long)t->payload_packets, (unsigned long)t->isn,
-                  t->syn_seen, t->fin_seen);
+                  t->syn_seen, t->fin_seen, t->rst_seen);
     }
     rm_printf(b, "  end=%d\n", o->end_reason);
 }
@@ -669,7 +782,6 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
     size_t pcap = 0, i;
     uint8_t tags[2][256];
     uint32_t base[2] = {0, 0};
-    int based[2] = {0, 0};
     char why[512];
     const char *diff = NULL;
     const tcps_stats *st;
@@ -706,9 +818,13 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
         s.from = s.from ? 1 : 0;
         s.flags &= RM_FLAGS;
         if (s.caplen > s.len) s.caplen = s.len;
-        /* one connection: a SYN that would start another one is a SYN-ACK */
+        /* one connection: a SYN that would start another one is a SYN-ACK.
+           The engine's ISN is asked too: under small limits it may have
+           dropped data the model still holds, and re-based where the model
+           did not. */
         if ((s.flags & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN && m.d[s.from].started &&
-            m.d[s.from].isn != s.seq)
+            (m.d[s.from].isn != s.seq ||
+             (er.sess && er.sess->dir[s.from == er.c2s_from ? TCPS_C2S : TCPS_S2C].isn != s.seq)))
             s.flags |= TCPS_TH_ACK;
         syn = (s.flags & TCPS_TH_SYN) ? 1u : 0u;
         if (s.caplen > pcap) {
@@ -716,10 +832,6 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
             payload = (uint8_t *)rm_xrealloc(payload, pcap);
         }
         for (j = 0; j < s.caplen; j++) payload[j] = rm_pattern(s.from, s.seq + syn + j, s.tag);
-        if (!based[s.from]) {
-            based[s.from] = 1;
-            base[s.from] = s.seq + syn;
-        }
         if (s.len) tags[s.from][s.tag] = 1;
         er.frame = frame;
         rm_model_segment(&m, &s, payload, frame);
@@ -737,7 +849,14 @@ static int rm_run_ex(const rm_input *in, rm_result *res, rm_out *model_out) {
     if (mo.opened != eo.opened) rm_fail(&eo, "OPEN count differs from model", (unsigned long long)mo.opened, (unsigned long long)eo.opened);
     if (st->bytes != eo.t[0].bytes + eo.t[1].bytes || st->missing != eo.t[0].missing + eo.t[1].missing)
         rm_fail(&eo, "ctx stats disagree with session stats", st->bytes, st->missing);
-    res->limited = st->gaps_limit != 0;
+    /* Under small limits the engine may also throw away data waiting behind
+       a FIN to make room (it is dropped without a gap, as it would be if the
+       FIN stood to the end): the model, without limits, cannot follow. */
+    res->limited = st->gaps_limit != 0 || ((in->max_buffer_dir || in->max_buffer_total) && mo.walled);
+    /* offset 0 of each direction as the engine has it (after any re-basing
+       SYN): one after its base sequence number */
+    base[0] = eo.t[0].isn + 1u;
+    base[1] = eo.t[1].isn + 1u;
 
     if (mo.errors) {
         diff = "the model broke its own invariants";
@@ -773,7 +892,7 @@ static int rm_run(const rm_input *in, rm_result *res) { return rm_run_ex(in, res
 
 /* Bytes -> rm_input. Header: options byte, then the first sequence number
    of each endpoint (4 bytes each, big-endian). Then records:
-     b0   bit0 endpoint, bit1 SYN, bit2 ACK, bit3 FIN, bit4 PSH,
+     b0   bit0 endpoint, bit1 SYN, bit2 ACK, bit3 FIN, bit4 RST,
           bits5-6 seq mode, bit7 an extra byte follows
      b1   payload length
      seq  mode 0: int8 from the endpoint's cursor (highest end sent)
@@ -843,7 +962,7 @@ static void rm_decode_bytes(const uint8_t *data, size_t size, rm_input *in) {
         if (b0 & 2) s.flags |= TCPS_TH_SYN;
         if (b0 & 4) s.flags |= TCPS_TH_ACK;
         if (b0 & 8) s.flags |= TCPS_TH_FIN;
-        if (b0 & 16) s.flags |= TCPS_TH_PSH;
+        if (b0 & 16) s.flags |= TCPS_TH_RST;
         switch ((b0 >> 5) & 3) {
         case 0: {
             uint8_t v;

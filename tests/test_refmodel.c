@@ -198,7 +198,9 @@ Test(refmodel, data_before_the_first_sequence) {
     cr_assert_eq(mo.nbytes[0], 18);
     expect_bytes(0, 1000, 0, 10, 0);
     expect_bytes(0, 1000, 10, 8, 1);
-    cr_assert_eq(mo.t[0].dup_bytes, 5 + 5 + 2);
+    /* the part before offset 0 is a duplicate too: 5 + 5, then 5, then 2 */
+    cr_assert_eq(mo.t[0].dup_bytes, 5 + 5 + 5 + 2);
+    cr_assert_eq(mo.t[0].isn, 999); /* no SYN: one before the first byte */
     cr_assert(gap_of(0, 0) == NULL);
 }
 
@@ -270,6 +272,223 @@ Test(refmodel, retransmitted_syn) {
     cr_assert_eq(mo.nbytes[0], 5);
 }
 
+#define R TCPS_TH_RST
+#define RA (TCPS_TH_RST | TCPS_TH_ACK)
+
+/* --- base sequence without a SYN (tshark's: one before the first byte) */
+
+Test(refmodel, isn_without_syn_is_one_before_the_first_byte) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, S, 999, 0, 0, 0); /* the same ISN: a retransmission, not a new connection */
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(1, A, 5000, 1010, 4, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 999);
+    cr_assert_eq(mo.t[1].isn, 4999);
+    cr_assert_eq(mo.nbytes[0], 10);
+    expect_bytes(0, 1000, 0, 10, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+}
+
+/* --- a SYN re-bases a direction that has had no data yet */
+
+Test(refmodel, syn_rebases_a_direction_without_data) {
+    seg(0, A, 5000, 9000, 0, 0); /* stray segment: starts ep0 at 5000 */
+    seg(0, S, 1000, 0, 0, 0);    /* another ISN: made a SYN-ACK by the runner, still re-bases */
+    seg(0, A, 1001, 9000, 10, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 1000);
+    cr_assert_eq(mo.nbytes[0], 10);
+    expect_bytes(0, 1001, 0, 10, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+}
+
+Test(refmodel, syn_does_not_rebase_after_data) {
+    seg(0, A, 5000, 9000, 10, 0);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(0, A, 5010, 9000, 10, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 4999);
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 5000, 0, 20, 0);
+}
+
+Test(refmodel, syn_does_not_rebase_while_data_waits) {
+    seg(0, A, 5000, 9000, 0, 0);
+    seg(0, A, 5010, 9000, 10, 0); /* waits: [10,20) */
+    seg(0, S, 1000, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.t[0].isn, 4999);
+    expect_gap(0, 0, 0, 10, TCPS_GAP_CLOSE);
+    expect_bytes(0, 5010, 0, 10, 0);
+}
+
+/* --- the FIN wall */
+
+/* Data beyond a FIN waits; the peer acknowledging the FIN itself shows the
+   receiver took it: the data is thrown away, no gap after the FIN. */
+Test(refmodel, data_after_an_acked_fin_is_dropped) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0); /* FIN at offset 10 */
+    seg(0, A, 1011, 5000, 10, 0); /* beyond it: waits */
+    seg(1, A, 5000, 1011, 0, 0);  /* acknowledges the FIN, not the data */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert(gap_of(0, 0) == NULL);
+    cr_assert_eq(mo.t[0].ooo_segments, 1);
+    cr_assert_eq(mo.t[0].dup_bytes, 0);
+}
+
+/* An ACK beyond FIN + 1 shows the receiver took data past the FIN, so not
+   the FIN: the FIN's own sequence number becomes a 1-byte ACKED gap and the
+   data waiting behind it is delivered. */
+Test(refmodel, ack_beyond_the_fin_voids_it) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1011, 5000, 10, 0);
+    seg(1, A, 5000, 1021, 0, 0);
+    run_same();
+    expect_gap(0, 0, 10, 1, TCPS_GAP_ACKED);
+    cr_assert(gap_of(0, 1) == NULL);
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 1000, 0, 10, 0);
+    expect_bytes(0, 1001, 10, 10, 0); /* offsets 11..20 */
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+}
+
+/* Nobody acknowledges anything: at the end, what lies beyond the FIN is
+   dropped and no gap is reported past it. */
+Test(refmodel, data_beyond_the_fin_is_dropped_at_the_end) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, F, 1010, 0, 0, 0);
+    seg(0, F, 1030, 0, 10, 0); /* a second FIN further on does not move the first */
+    seg(0, 0, 1011, 0, 10, 0);
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert(gap_of(0, 0) == NULL);
+    cr_assert_eq(mo.t[0].ooo_segments, 2);
+}
+
+/* A segment arriving across the FIN is cut there: the part before it is
+   handled as usual (here a duplicate), the rest waits. */
+Test(refmodel, segment_across_the_fin_is_cut) {
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 20, 0); /* [5,10) duplicate, [10,25) behind the wall */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 10);
+    cr_assert_eq(mo.t[0].dup_bytes, 5);
+    cr_assert(gap_of(0, 0) == NULL);
+    rm_input_free(&in);
+    seg(0, A, 1000, 5000, 10, 0);
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 20, 0);
+    seg(1, A, 5000, 1020, 0, 0); /* voids the FIN: the waiting part goes out */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 25);
+    expect_bytes(0, 1000, 0, 25, 0);
+    cr_assert_eq(mo.t[0].dup_bytes, 5);
+}
+
+/* A segment held before a FIN that falls inside it is delivered up to the
+   FIN only; the rest is lost even if the FIN is voided later. */
+Test(refmodel, held_segment_crossing_a_later_fin) {
+    seg(0, A, 1000, 5000, 0, 0);
+    seg(0, A, 1010, 5000, 20, 0);  /* waits: [10,30) */
+    seg(0, FA, 1020, 5000, 0, 0);  /* FIN at 20 */
+    seg(0, A, 1000, 5000, 10, 0);  /* fills [0,10): [10,20) follows */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_bytes(0, 1000, 0, 20, 0);
+    cr_assert(gap_of(0, 0) == NULL);
+    seg(1, A, 5000, 1030, 0, 0); /* voids the FIN: [20,30) is a gap, not data */
+    run_same();
+    cr_assert_eq(mo.nbytes[0], 20);
+    expect_gap(0, 0, 20, 10, TCPS_GAP_ACKED);
+}
+
+/* Both FINs delivered: the end is FIN even if a RST follows. */
+Test(refmodel, fin_close_comes_before_a_later_rst) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, FA, 1001, 3001, 0, 0);
+    seg(1, FA, 3001, 1002, 0, 0);
+    seg(0, R, 1002, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_FIN);
+    cr_assert_eq(mo.t[0].rst_seen, 1);
+}
+
+/* --- RST acceptance */
+
+Test(refmodel, rst_in_window_closes) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 1011, 0, 0);
+    seg(0, FA, 1011, 3001, 0, 0); /* both FINs seen would be FIN: the RST came first */
+    seg(1, FA, 3001, 1012, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+    cr_assert_eq(mo.t[1].rst_seen, 1);
+}
+
+/* Its ACK is before the peer's offset 0, or too far ahead: not taken. */
+Test(refmodel, rst_with_an_insane_ack_is_ignored) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 990, 0, 0);
+    seg(1, RA, 3001, 1011u + (1u << 30) + 1u, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+    cr_assert_eq(mo.t[1].rst_seen, 1);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0);
+    seg(0, A, 1001, 3001, 10, 0);
+    seg(1, RA, 3001, 1011u + (1u << 30), 0, 0); /* at the bound: taken */
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+}
+
+/* Its sequence number: at most 64 KiB behind the delivered point, at most
+   2^30 ahead. */
+Test(refmodel, rst_sequence_window) {
+    static const struct {
+        uint32_t seq;
+        int end;
+    } c[] = {
+        {3001u - 65536u, TCPS_END_RST},
+        {3001u - 65537u, TCPS_END_EOF},
+        {3001u + (1u << 30), TCPS_END_RST},
+        {3001u + (1u << 30) + 1u, TCPS_END_EOF},
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        rm_input_free(&in);
+        seg(0, S, 1000, 0, 0, 0);
+        seg(1, SA, 3000, 1001, 0, 0);
+        seg(1, R, c[i].seq, 0, 0, 0);
+        run_same();
+        cr_assert_eq(mo.end_reason, c[i].end, "case %lu", (unsigned long)i);
+        cr_assert_eq(mo.t[1].rst_seen, 1);
+    }
+}
+
+/* A RST that starts its direction has no sequence to be compared with. */
+Test(refmodel, rst_first_in_its_direction) {
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, R, 123456789u, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_RST);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, RA, 123456789u, 999, 0, 0); /* but its ACK still is */
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+}
+
 /* --- random sequences */
 
 typedef struct rng {
@@ -282,16 +501,38 @@ static uint32_t rnext(rng *r) {
 }
 static uint32_t rbelow(rng *r, uint32_t n) { return n ? rnext(r) % n : 0; }
 
+/* Insert a copy of s at position pos of in. */
+static void seg_insert(size_t pos, const rm_seg_in *s) {
+    rm_input_add(&in, s);
+    if (pos < in.n - 1) {
+        memmove(&in.v[pos + 1], &in.v[pos], (in.n - 1 - pos) * sizeof *in.v);
+        in.v[pos] = *s;
+    }
+}
+
+/* FIN placement of a direction */
+#define FIN_NONE 0
+#define FIN_END 1     /* after all data */
+#define FIN_EARLY 2   /* inside the data: what follows waits behind it */
+#define FIN_KEPT 3    /* inside the data, and no ACK ever passes FIN + 1 */
+
 static void gen_case(rng *r) {
-    uint32_t isn[2], slen[2];
+    uint32_t isn[2], slen[2], fin_at[2];
+    int fin_mode[2];
     size_t i, first;
     int k, hs = (int)rbelow(r, 2);
     in.overlap = rbelow(r, 2) ? TCPS_OVERLAP_LAST : TCPS_OVERLAP_FIRST;
     for (k = 0; k < 2; k++) {
         isn[k] = rbelow(r, 4) == 0 ? 0xffffffffu - rbelow(r, 3000) : rnext(r);
         slen[k] = rbelow(r, 5) == 0 ? 0 : rbelow(r, 2500);
+        fin_mode[k] = (int)rbelow(r, 4);
+        fin_at[k] = fin_mode[k] >= FIN_EARLY ? rbelow(r, slen[k] + 1) : slen[k];
     }
     if (hs) {
+        if (rbelow(r, 4) == 0) { /* a stray segment before the SYN: the SYN re-bases */
+            int from = (int)rbelow(r, 2);
+            seg(from, rbelow(r, 2) ? R : A, rnext(r), rnext(r), 0, 0);
+        }
         seg(0, S, isn[0], 0, 0, 0);
         seg(1, SA, isn[1], isn[0] + 1, 0, 0);
         seg(0, A, isn[0] + 1, isn[1] + 1, 0, 0);
@@ -315,7 +556,10 @@ static void gen_case(rng *r) {
             if (rbelow(r, 30) == 0) seg(k, A, isn[k] + 1 - rbelow(r, 20), 0, rbelow(r, 40), 0); /* before start */
             off += len;
         }
-        if (rbelow(r, 2)) seg(k, FA, isn[k] + 1 + slen[k], 0, 0, 0);
+        if (fin_mode[k] != FIN_NONE) {
+            seg(k, FA, isn[k] + 1 + fin_at[k], 0, 0, 0);
+            if (rbelow(r, 3) == 0) seg(k, FA, isn[k] + 1 + fin_at[k], 0, 0, 0); /* retransmitted */
+        }
         for (i = rbelow(r, 4); i > 0; i--) seg(k, A, isn[k] + 1 + slen[k], 0, 0, 0); /* pure ACKs */
     }
     /* shuffle within a window */
@@ -328,7 +572,8 @@ static void gen_case(rng *r) {
             t = in.v[i], in.v[i] = in.v[j], in.v[j] = t;
         }
     }
-    /* ACKs: mostly what the peer sent so far, sometimes ahead (gaps) */
+    /* ACKs: mostly what the peer sent so far, sometimes ahead (gaps); never
+       past FIN + 1 where the FIN is to be kept */
     {
         uint32_t sent[2] = {0, 0};
         for (i = first; i < in.n; i++) {
@@ -341,27 +586,68 @@ static void gen_case(rng *r) {
             case 0: a = rbelow(r, slen[p] + 3); break;
             case 1: a = (1u << 30) - 2 + rbelow(r, 5); break;
             case 2: s->flags = (uint16_t)(s->flags & ~A); a = 0; break;
+            case 3: a = fin_at[p] + rbelow(r, 3); break; /* around the FIN */
             default: a = sent[p]; break;
             }
+            if (fin_mode[p] == FIN_KEPT && a > fin_at[p] + 1) a = fin_at[p] + 1;
             s->ack = isn[p] + 1 + a;
         }
+    }
+    /* RSTs: in the window or not, with a sane ACK or not */
+    for (i = rbelow(r, 3) == 0 ? 1 + rbelow(r, 2) : 0; i > 0; i--) {
+        rm_seg_in s;
+        int p;
+        memset(&s, 0, sizeof s);
+        s.from = (int)rbelow(r, 2);
+        p = !s.from;
+        s.flags = R;
+        switch (rbelow(r, 5)) {
+        case 0: s.seq = isn[s.from] + 1 - 65536 - rbelow(r, 3); break;       /* at the edge behind */
+        case 1: s.seq = isn[s.from] + 1 + (1u << 30) - 1 + rbelow(r, 3); break; /* at the edge ahead */
+        case 2: s.seq = rnext(r); break;
+        default: s.seq = isn[s.from] + 1 + rbelow(r, slen[s.from] + 2); break;
+        }
+        if (rbelow(r, 2)) {
+            s.flags |= A;
+            switch (rbelow(r, 4)) {
+            case 0: s.ack = isn[p] - rbelow(r, 100); break; /* before the peer's data */
+            case 1: s.ack = rnext(r); break;
+            default: s.ack = isn[p] + 1 + rbelow(r, slen[p] + 2); break;
+            }
+        }
+        seg_insert(first + rbelow(r, (uint32_t)(in.n - first + 1)), &s);
     }
 }
 
 Test(refmodel, random_sequences) {
-    int seed, limited = 0;
+    int seed, limited = 0, rebases = 0, voids = 0, drops = 0, rst_closed = 0, rst_ignored = 0;
     for (seed = 0; seed < 3000; seed++) {
         rng r;
         rm_result res;
         r.s = 0x853c49e6748fea9bull ^ ((uint64_t)seed * 0x9e3779b97f4a7c15ull);
         rm_input_free(&in);
+        rm_out_free(&mo);
         gen_case(&r);
-        rm_run(&in, &res);
+        rm_run_ex(&in, &res, &mo);
         cr_assert(!res.differ, "seed %d\n%s", seed, res.report ? res.report : "");
         limited += res.limited;
+        rebases += mo.rebases > 0;
+        voids += mo.fin_voids > 0;
+        drops += mo.fin_drops > 0;
+        rst_closed += mo.end_reason == TCPS_END_RST;
+        rst_ignored += mo.rst_ignored > 0;
         free(res.report);
     }
     cr_assert_eq(limited, 0, "default limits were reached");
+    /* the generator reaches every rule, often */
+    cr_log_info("random_sequences: %d re-based, %d FINs voided, %d with data dropped beyond a FIN, %d closed by "
+                "RST, %d with a RST ignored",
+                rebases, voids, drops, rst_closed, rst_ignored);
+    cr_assert_gt(rebases, 50);
+    cr_assert_gt(voids, 100);
+    cr_assert_gt(drops, 100);
+    cr_assert_gt(rst_closed, 100);
+    cr_assert_gt(rst_ignored, 100);
 }
 
 /* Random bytes in the fuzzer's encoding (fuzz/fuzz_diff.c), small limits
@@ -387,15 +673,12 @@ Test(refmodel, random_fuzzer_inputs) {
     }
 }
 
-/* ENGINE BUG (found by fuzz/fuzz_diff.c): when holding an out-of-order
-   segment would pass max_buffer_dir, tcps__buffer flushes the first hole
-   (LIMIT gap) and delivers what was buffered after it. If that delivery
-   passes the end of the new segment, tcps__data still sets the delivered
-   point to the new segment's end: it moves backwards, the next DATA/GAP
-   offsets repeat bytes already delivered, and dup_bytes counts more than
-   the segment had. Expected: the segment is a duplicate once the flush
-   has delivered past it. */
-Test(refmodel, engine_bug_limit_flush_moves_delivered_point_back) {
+/* Regression (found by fuzz/fuzz_diff.c, fixed): when holding an
+   out-of-order segment would pass max_buffer_dir, the first hole is flushed
+   (LIMIT gap) and what was buffered after it delivered. If that delivery
+   passes the end of the new segment, the segment is a duplicate: the
+   delivered point must not move back (offsets stay contiguous). */
+Test(refmodel, limit_flush_past_the_new_segment) {
     in.max_buffer_dir = 350; /* one 200-byte segment fits, 200 + 100 do not */
     in.max_buffer_total = 100000;
     seg(0, A, 1000, 5000, 0, 0);   /* offset 0 */
@@ -405,11 +688,10 @@ Test(refmodel, engine_bug_limit_flush_moves_delivered_point_back) {
     run_same();
 }
 
-/* ENGINE BUG, visible only under -fsanitize=undefined: a segment whose
-   payload starts before offset 0 and whose captured payload is empty with a
-   NULL pointer makes tcps__segment compute NULL + 0 ("applying zero offset
-   to null pointer", undefined in C). */
-Test(refmodel, engine_ub_null_payload_before_start) {
+/* Regression, visible only under -fsanitize=undefined (fixed): a segment
+   whose payload starts before offset 0 and whose captured payload is empty
+   with a NULL pointer must not make the engine compute NULL + 0. */
+Test(refmodel, null_payload_before_start) {
     rm_seg_in s;
     seg(0, A, 1000, 5000, 0, 0);
     memset(&s, 0, sizeof s);
@@ -421,18 +703,96 @@ Test(refmodel, engine_ub_null_payload_before_start) {
     rm_input_add(&in, &s);
     run_same();
     expect_gap(0, 0, 0, 10, TCPS_GAP_TRUNCATED);
+    cr_assert_eq(mo.t[0].dup_bytes, 10); /* the part before offset 0 */
 }
 
-/* ENGINE BUG (found by fuzz/fuzz_reassembly.c): tcps__buffer refuses a
-   segment that could never be held only when it is larger than
-   max_buffer_dir. With max_buffer_total below max_buffer_dir, a segment
-   larger than max_buffer_total is held anyway once nothing else is held
-   to flush, and stats.buffered exceeds max_buffer_total. Expected: such a
-   segment is skipped to like one over max_buffer_dir (LIMIT gap). */
-Test(refmodel, engine_bug_segment_over_max_buffer_total_is_held) {
+/* Regression (found by fuzz/fuzz_reassembly.c, fixed): with
+   max_buffer_total below max_buffer_dir, a segment larger than
+   max_buffer_total must never be held (stats.buffered would pass the
+   limit); it is skipped to like one over max_buffer_dir (LIMIT gap). */
+Test(refmodel, segment_over_max_buffer_total_is_not_held) {
     in.max_buffer_dir = 0;     /* default, 4 MiB */
     in.max_buffer_total = 100; /* smaller than one 200-byte segment */
     seg(0, A, 1000, 5000, 0, 0);
     seg(0, A, 1010, 5000, 200, 0); /* out of order: would be held */
     run_same();
+}
+
+/* ENGINE BUG, visible only under clang -fsanitize=undefined (found by
+   fuzz/fuzz_reassembly.c and fuzz/fuzz_diff.c): a segment that crosses a
+   standing FIN is cut at the FIN (tcps__data); when its captured payload
+   is empty with a NULL pointer, stepping over the kept part computes
+   NULL + 0 ("applying zero offset to null pointer", undefined in C), the
+   same fault as null_payload_before_start in another place. */
+Test(refmodel, engine_ub_null_payload_across_a_fin) {
+    seg(0, A, 1000, 5000, 10, 0);
+    in.v[in.n - 1].caplen = 0; /* no captured byte at all: the runner passes NULL */
+    seg(0, FA, 1010, 5000, 0, 0);
+    seg(0, A, 1005, 5000, 20, 0);
+    in.v[in.n - 1].caplen = 0;
+    run_same();
+    expect_gap(0, 0, 0, 10, TCPS_GAP_TRUNCATED);
+    cr_assert(gap_of(0, 1) == NULL);
+    cr_assert_eq(mo.t[0].dup_bytes, 5);
+}
+
+/* --- the engine alone */
+
+typedef struct eng_count {
+    uint64_t bytes[2]; /* by endpoint (RM_PORT0 is endpoint 0) */
+} eng_count;
+
+static int eng_on_data(const tcps_event *ev, void *user) {
+    eng_count *c = (eng_count *)user;
+    int client_is_0 = ev->session->client.port == RM_PORT0;
+    c->bytes[ev->dir == TCPS_C2S ? !client_is_0 : client_is_0] += ev->length;
+    return 0;
+}
+
+/* Feed `in` to the engine alone (no runner adjustments). */
+static eng_count engine_only(void) {
+    eng_count c;
+    tcps_config cfg;
+    tcps_ctx *ctx = NULL;
+    uint8_t payload[1500];
+    size_t i;
+    uint32_t j;
+    memset(&c, 0, sizeof c);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.callbacks.on_data = eng_on_data;
+    cfg.user = &c;
+    cr_assert_eq(tcps_create(&ctx, &cfg), TCPS_OK);
+    for (i = 0; i < in.n; i++) {
+        tcps_segment g;
+        const rm_seg_in *s = &in.v[i];
+        cr_assert_leq(s->caplen, sizeof payload);
+        for (j = 0; j < s->caplen; j++) payload[j] = rm_pattern(s->from, s->seq + j, s->tag);
+        rm_fill_segment(&g, s, payload, (uint64_t)i + 1);
+        cr_assert_eq(tcps_feed_segment(ctx, &g), TCPS_OK);
+    }
+    cr_assert_eq(tcps_finish(ctx), TCPS_OK);
+    tcps_destroy(ctx);
+    return c;
+}
+
+/* ENGINE BUG: a SYN re-bases a direction that has had no data yet ("the
+   packets before it did not start it"), but the FIN seen before it stays,
+   at its offset in the old numbering: every byte after the SYN is then
+   "beyond the FIN" and dropped at the end unless the peer happens to
+   acknowledge data past it. Realistic: the capture begins with a
+   server's late FIN of an earlier connection on the same ports, then the
+   client's SYN (its direction had not started: no port reuse), the
+   server's SYN-ACK and data the capture never sees acknowledged.
+   Expected: the re-basing SYN forgets that FIN and the 10 bytes are
+   delivered. (The reference model mirrors the engine here, so that the
+   differential fuzzer can look for other differences.) */
+Test(refmodel, engine_bug_fin_before_a_rebasing_syn_hides_the_data) {
+    eng_count c;
+    seg(1, FA, 5000, 9000, 0, 0); /* stray FIN from the server */
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, SA, 3000, 1001, 0, 0); /* re-bases the server's direction */
+    seg(0, A, 1001, 3001, 0, 0);
+    seg(1, A, 3001, 1001, 10, 0);
+    c = engine_only();
+    cr_expect_eq(c.bytes[1], 10, "server bytes delivered: %llu", (unsigned long long)c.bytes[1]);
 }
