@@ -74,7 +74,7 @@ FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
 # The QUICK START of the header's doc comment, turned into C at build time.
 QUICKSTART := $(BUILD)/gen/quickstart.inc
 
-.PHONY: all examples cli data test-scripts demo test test-run test-suites test-compile sanitize \
+.PHONY: all examples cli data test-scripts bench-reader bench-engine demo test test-run test-suites test-compile sanitize \
         sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
         deps check-deps-build check-deps-test suites-build san-build
 .DEFAULT_GOAL := all
@@ -242,10 +242,17 @@ $(BUILD)/bench/bench_reader: tests/bench/bench_reader.c tcpsession.h
 $(BENCH_FILE): | $(BUILD)/bench/gen_traffic
 	./$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
 
-bench:
+bench: bench-reader bench-engine
+
+bench-reader:
 	@if [ -z "$(PCAP_LIBS)" ]; then echo "bench: libpcap not found (apt-get install libpcap-dev)" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_reader $(BENCH_FILE)
 	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
+
+# tcpsession against libnids and libtins; as root it records
+# build/bench/bulk-1024M.pcap of this machine's own TCP on first use
+bench-engine:
+	BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" bash tests/bench/run_engine_bench.sh
 
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
