@@ -3724,45 +3724,42 @@ TCPS_API int tcps_feed_frame(tcps_ctx *c, uint32_t linktype, tcps_time ts, const
 }
 
 /* Close every live session, in stream order. */
+typedef struct tcps__by_stream {
+    uint64_t stream;
+    tcps__sess *s;
+} tcps__by_stream;
+
+/* Heap sort of (stream, session) pairs: no recursion, no extra memory, and
+   the keys sit in the array, not behind the pointers. */
+TCPS__PRIVATE void tcps__sift(tcps__by_stream *v, size_t j, size_t n) {
+    for (;;) {
+        size_t l = 2 * j + 1, m = j;
+        tcps__by_stream t;
+        if (l < n && v[l].stream > v[m].stream) m = l;
+        if (l + 1 < n && v[l + 1].stream > v[m].stream) m = l + 1;
+        if (m == j) return;
+        t = v[j], v[j] = v[m], v[m] = t;
+        j = m;
+    }
+}
+
 TCPS__PRIVATE void tcps__finish(tcps_ctx *c) {
     while (c->lru_head) {
-        /* the oldest stream first; a scan per close would be quadratic, so
-           collect, sort, close */
         size_t n = 0, cap = (size_t)c->stats.sessions_live, i;
-        tcps__sess **v = (tcps__sess **)tcps__calloc(&c->cfg.allocator, cap ? cap : 1, sizeof *v);
+        tcps__by_stream *v = (tcps__by_stream *)tcps__calloc(&c->cfg.allocator, cap ? cap : 1, sizeof *v);
         tcps__sess *s;
         if (!v) { /* no memory to sort: close in activity order */
             while (c->lru_tail) tcps__finalize(c, c->lru_tail, TCPS_END_EOF);
             break;
         }
-        for (s = c->lru_head; s && n < cap; s = s->lnext) v[n++] = s;
-        /* heap sort by stream: no recursion, no extra memory */
-        for (i = n / 2; i-- > 0;) {
-            size_t j = i;
-            for (;;) {
-                size_t l = 2 * j + 1, m = j;
-                tcps__sess *t;
-                if (l < n && v[l]->pub.stream > v[m]->pub.stream) m = l;
-                if (l + 1 < n && v[l + 1]->pub.stream > v[m]->pub.stream) m = l + 1;
-                if (m == j) break;
-                t = v[j], v[j] = v[m], v[m] = t;
-                j = m;
-            }
-        }
+        for (s = c->lru_head; s && n < cap; s = s->lnext) v[n].stream = s->pub.stream, v[n++].s = s;
+        for (i = n / 2; i-- > 0;) tcps__sift(v, i, n);
         for (i = n; i-- > 1;) {
-            size_t j = 0;
-            tcps__sess *t = v[0];
+            tcps__by_stream t = v[0];
             v[0] = v[i], v[i] = t;
-            for (;;) {
-                size_t l = 2 * j + 1, m = j;
-                if (l < i && v[l]->pub.stream > v[m]->pub.stream) m = l;
-                if (l + 1 < i && v[l + 1]->pub.stream > v[m]->pub.stream) m = l + 1;
-                if (m == j) break;
-                t = v[j], v[j] = v[m], v[m] = t;
-                j = m;
-            }
+            tcps__sift(v, 0, i);
         }
-        for (i = 0; i < n; i++) tcps__finalize(c, v[i], TCPS_END_EOF);
+        for (i = 0; i < n; i++) tcps__finalize(c, v[i].s, TCPS_END_EOF);
         tcps__free(&c->cfg.allocator, v, (cap ? cap : 1) * sizeof *v);
     }
 }
