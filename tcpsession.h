@@ -864,6 +864,11 @@ TCPS_API char *tcps_addr_to_string(const uint8_t *a, int ip_version, char *buf, 
 #define TCPS__MAX_TUNNEL 8  /* encapsulations removed before TUNNEL_TOO_DEEP */
 #define TCPS__MAX_HELD 12   /* reassembled datagrams alive during one decode */
 #define TCPS__FRAG_MAX_END 65535u
+/* link types decoded beyond the public TCPS_LINKTYPE_ list */
+#define TCPS__LT_IEEE802_11 105
+#define TCPS__LT_RADIOTAP 127
+#define TCPS__LT_NFLOG 239
+#define TCPS__LT_IPOIB 242
 
 typedef struct tcps__frag {
     struct tcps__frag *hnext;        /* hash chain */
@@ -1109,6 +1114,31 @@ TCPS__PRIVATE int tcps__ppp(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     return 0;
 }
 
+/* An 802.11 data frame: header, then LLC/SNAP. */
+TCPS__PRIVATE int tcps__wlan(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t hl = 24;
+    unsigned sub;
+    if (n < 24) return TCPS__MAL(dx, LINK_TRUNCATED);
+    sub = p[0] >> 4;
+    /* data frames only, with a body, not protected */
+    if (((p[0] >> 2) & 3) != 2 || (sub & 4) || (p[1] & 0x40)) {
+        dx->d->stats.non_ip++;
+        return 0;
+    }
+    if ((p[1] & 3) == 3) hl += 6;     /* four addresses */
+    if (sub & 8) {                    /* QoS control, maybe HT control */
+        hl += 2;
+        if (p[1] & 0x80) hl += 4;
+    }
+    if (n < hl + 8) return TCPS__MAL(dx, LINK_TRUNCATED);
+    p += hl, n -= hl;
+    if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
+        dx->d->stats.non_ip++;
+        return 0;
+    }
+    return tcps__ethertype(dx, tcps__be16(p + 6), p + 8, n - 8, extra);
+}
+
 TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
     uint16_t fl, proto;
     size_t hl = 4;
@@ -1133,6 +1163,7 @@ TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     p += hl, n -= hl;
     switch (proto) {
     case 0x0800: case 0x86DD: case 0x6558: case 0x880B: case 0x8847: case 0x8848:
+    case 0x8200: case 0x8210: /* Aruba: 802.11 frames */
         break;
     case 0x88BE: /* ERSPAN type II (sequence bit set) or type I (no header) */
         if (fl & 0x1000) {
@@ -1153,6 +1184,7 @@ TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
     if (proto == 0x880B) return tcps__ppp(dx, p, n, extra);
     if (proto == 0x6558) return tcps__ether(dx, p, n, extra);
+    if (proto == 0x8200 || proto == 0x8210) return tcps__wlan(dx, p, n, extra);
     return tcps__ethertype(dx, proto, p, n, extra);
 stop:
     if (r == 0) dx->d->stats.non_tcp++;
@@ -1174,6 +1206,8 @@ TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     else if (sp == 6081 || dp == 6081) port = 6081;
     else if (sp == 2152 || dp == 2152) port = 2152;
     else if (sp == 3544 || dp == 3544) port = 3544;
+    else if (sp == 1701 || dp == 1701) port = 1701;
+    else if (sp == 5072 || dp == 5072) port = 5072;
     else goto other;
     if (ulen >= 8 && ulen < wire) wire = ulen; /* UDP length bounds the payload */
     if (n > wire) n = wire;
@@ -1215,6 +1249,30 @@ TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
         if (n <= hl) goto other;
         if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
         return tcps__ip(dx, p + hl, n - hl, extra, 0);
+    }
+    case 1701: { /* L2TPv2 data messages carrying PPP */
+        uint16_t fl;
+        size_t hl = 6;
+        if (n < 6) goto other;
+        fl = tcps__be16(p);
+        if ((fl & 0x000f) != 2 || (fl & 0x8000)) goto other;
+        if (fl & 0x4000) hl += 2;
+        if (fl & 0x0800) hl += 4;
+        if (fl & 0x0200) {
+            if (n < hl + 2) return TCPS__MAL(dx, LINK_TRUNCATED);
+            hl += 2 + (size_t)tcps__be16(p + hl);
+        }
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ppp(dx, p + hl, n - hl, extra);
+    }
+    case 5072: { /* AYIYA, forward operation */
+        size_t hl;
+        if (n < 8 || (p[2] & 0x0f) != 1 || (p[3] != 4 && p[3] != 41)) goto other;
+        hl = 8 + ((size_t)1 << (p[0] >> 4)) + (size_t)(p[1] >> 4) * 4;
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+        return tcps__ip(dx, p + hl, n - hl, extra, p[3] == 4 ? 4 : 6);
     }
     default: { /* Teredo: IPv6, maybe after authentication / origin indication */
         size_t off = 0;
@@ -1720,6 +1778,44 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
     case TCPS_LINKTYPE_CHDLC:
         if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
         return tcps__ethertype(dx, tcps__be16(p + 2), p + 4, n - 4, extra);
+    case TCPS__LT_IPOIB: /* two 20-byte addresses, 2-byte type, 2 reserved */
+        if (n < 44) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__ethertype(dx, tcps__be16(p + 40), p + 44, n - 44, extra);
+    case TCPS__LT_IEEE802_11: return tcps__wlan(dx, p, n, extra);
+    case TCPS__LT_RADIOTAP: {
+        size_t rl;
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        rl = tcps__le16(p + 2);
+        if (rl < 8 || rl > n) return TCPS__MAL(dx, LINK_TRUNCATED);
+        return tcps__wlan(dx, p + rl, n - rl, extra);
+    }
+    case TCPS__LT_NFLOG: {
+        /* family, version, resource id; then TLVs (host byte order: both
+           are tried) until the payload one (type 9) */
+        size_t off = 4;
+        int fam;
+        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+        fam = p[0];
+        while (n - off >= 4) {
+            size_t tl = tcps__le16(p + off);
+            unsigned type = tcps__le16(p + off + 2);
+            if (tl < 4 || tl > n - off) {
+                tl = tcps__be16(p + off);
+                type = tcps__be16(p + off + 2);
+                if (tl < 4 || tl > n - off) return TCPS__MAL(dx, LINK_BAD);
+            }
+            if ((type & 0x7fff) == 9) {
+                if (fam == 2) return tcps__ip(dx, p + off + 4, tl - 4, 0, 4);
+                if (fam == 10) return tcps__ip(dx, p + off + 4, tl - 4, 0, 6);
+                break;
+            }
+            tl = (tl + 3) & ~(size_t)3;
+            if (tl > n - off) break;
+            off += tl;
+        }
+        dx->d->stats.non_ip++;
+        return 0;
+    }
     default: dx->d->stats.unsupported_link++; return 0;
     }
 }
