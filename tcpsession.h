@@ -908,6 +908,10 @@ typedef struct tcps__dx {
     int depth;      /* encapsulations removed */
     int ipver;      /* innermost IP version reached */
     int fragmented;
+    /* pseudo-header addresses for the TCP checksum when they differ from the
+       IP header's: the final destination of a source route, an IPv6 home
+       address (only looked for when verifying) */
+    const uint8_t *ph_src, *ph_dst;
 } tcps__dx;
 
 #define TCPS__MAL(dx, why) ((dx)->d->stats.malformed[TCPS_MALFORMED_##why]++, 0)
@@ -937,20 +941,23 @@ TCPS__PRIVATE uint32_t tcps__sum(uint32_t s, const uint8_t *p, size_t n) {
 }
 
 /* TCP checksum over a pseudo header and the whole segment; 1 if right. */
-TCPS__PRIVATE int tcps__tcp_csum_ok(const tcps_segment *seg, const uint8_t *tcp, size_t len) {
+TCPS__PRIVATE int tcps__tcp_csum_ok(const tcps__dx *dx, const uint8_t *tcp, size_t len) {
+    const tcps_segment *seg = dx->seg;
+    const uint8_t *src = dx->ph_src ? dx->ph_src : seg->src;
+    const uint8_t *dst = dx->ph_dst ? dx->ph_dst : seg->dst;
     uint8_t ph[40];
     uint32_t s;
     if (seg->ip_version == 4) {
-        memcpy(ph, seg->src, 4);
-        memcpy(ph + 4, seg->dst, 4);
+        memcpy(ph, src, 4);
+        memcpy(ph + 4, dst, 4);
         ph[8] = 0;
         ph[9] = 6;
         ph[10] = (uint8_t)(len >> 8);
         ph[11] = (uint8_t)len;
         s = tcps__sum(0, ph, 12);
     } else {
-        memcpy(ph, seg->src, 16);
-        memcpy(ph + 16, seg->dst, 16);
+        memcpy(ph, src, 16);
+        memcpy(ph + 16, dst, 16);
         ph[32] = (uint8_t)(len >> 24);
         ph[33] = (uint8_t)(len >> 16);
         ph[34] = (uint8_t)(len >> 8);
@@ -1077,7 +1084,7 @@ TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     if (n < wire) dx->d->stats.truncated++;
     if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
         if (n == wire) {
-            s->checksum = tcps__tcp_csum_ok(s, p, n) ? TCPS_CSUM_GOOD : TCPS_CSUM_BAD;
+            s->checksum = tcps__tcp_csum_ok(dx, p, n) ? TCPS_CSUM_GOOD : TCPS_CSUM_BAD;
             if (s->checksum == TCPS_CSUM_BAD) dx->d->stats.malformed[TCPS_MALFORMED_TCP_BAD_CHECKSUM]++;
         } else {
             s->checksum = TCPS_CSUM_UNCHECKED;
@@ -1568,6 +1575,23 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
             dx->d->stats.malformed[TCPS_MALFORMED_IP_BAD_CHECKSUM]++;
         }
     }
+    dx->ph_src = dx->ph_dst = NULL;
+    if (hl > 20 && (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS)) {
+        /* an unfinished loose/strict source route: the checksum covers the
+           final destination, the route's last address */
+        size_t o = 20;
+        while (o < hl && p[o] != 0) {
+            size_t ol;
+            if (p[o] == 1) {
+                o++;
+                continue;
+            }
+            if (hl - o < 2 || (ol = p[o + 1]) < 2 || ol > hl - o) break;
+            if ((p[o] == 131 || p[o] == 137) && ol >= 7 && p[o + 2] <= ol)
+                dx->ph_dst = p + o + 3 + ((ol - 3) / 4 - 1) * 4;
+            o += ol;
+        }
+    }
     fo = tcps__be16(p + 6);
     if (fo & 0x3fff) { /* MF or an offset: a fragment */
         const uint8_t *dp;
@@ -1645,6 +1669,25 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
             if (el <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
             return TCPS__MAL(dx, IP6_BAD_EXT);
         }
+        if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+            if (nh == 43 && p[3] > 0 && el >= 24) {
+                /* segments left: the checksum uses the final destination,
+                   the last address (types 0 and 2) or the first (SRH, 4) */
+                if (p[2] == 0 || p[2] == 2) dx->ph_dst = p + 8 + ((el - 8) / 16 - 1) * 16;
+                else if (p[2] == 4) dx->ph_dst = p + 8;
+            } else if (nh == 60) { /* home address option: the real source */
+                size_t o = 2;
+                while (o < el) {
+                    if (p[o] == 0) {
+                        o++;
+                        continue;
+                    }
+                    if (el - o < 2 || (size_t)p[o + 1] + 2 > el - o) break;
+                    if (p[o] == 0xC9 && p[o + 1] == 16) dx->ph_src = p + o + 2;
+                    o += (size_t)p[o + 1] + 2;
+                }
+            }
+        }
         nh = p[0];
         p += el, n -= el;
     }
@@ -1664,6 +1707,7 @@ TCPS__PRIVATE int tcps__ip6(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     s->ip_version = 6;
     s->ttl = p[7];
     s->ip_checksum = TCPS_CSUM_UNCHECKED;
+    dx->ph_src = dx->ph_dst = NULL;
     memcpy(s->src, p + 8, 16);
     memcpy(s->dst, p + 24, 16);
     return tcps__ip6_chain(dx, p[6], p + 40, n, wire - n, 1);
@@ -1891,6 +1935,7 @@ TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *
     dx.depth = 0;
     dx.ipver = 0;
     dx.fragmented = 0;
+    dx.ph_src = dx.ph_dst = NULL;
     p = pkt->data.ptr;
     n = pkt->data.len;
     extra = pkt->origlen > n ? pkt->origlen - n : 0;
