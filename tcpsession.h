@@ -1205,7 +1205,11 @@ TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     uint16_t sp, dp, ulen;
     size_t extra;
     int r, port;
-    if (n < 8 || (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS)) goto other;
+    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) goto other;
+    if (n < 8) {
+        if (n < wire && wire >= 8) return TCPS__MAL(dx, LINK_TRUNCATED); /* cut by the snaplen */
+        goto other;
+    }
     sp = tcps__be16(p);
     dp = tcps__be16(p + 2);
     ulen = tcps__be16(p + 4);
@@ -1220,6 +1224,8 @@ TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     if (n > wire) n = wire;
     extra = wire - n;
     p += 8, n -= 8;
+    /* a tunnel header cut by the snaplen */
+    if (n < 8 && extra) return TCPS__MAL(dx, LINK_TRUNCATED);
     switch (port) {
     case 4789: /* VXLAN: flags, reserved, VNI; Ethernet follows */
         if (n < 8 || !(p[0] & 0x08)) goto other;
@@ -1361,6 +1367,7 @@ TCPS__PRIVATE void tcps__frag_expire(tcps_decoder *d, tcps_time now) {
 /* Make room for delta more bytes by dropping the oldest datagrams other than
    keep; 1 if it fits now. */
 TCPS__PRIVATE int tcps__frag_room(tcps_decoder *d, size_t delta, const tcps__frag *keep) {
+    if (delta > d->cfg.frag_max_bytes - (keep ? keep->mem : 0)) return 0; /* can never fit */
     while (d->frag_bytes + delta > d->cfg.frag_max_bytes || delta > d->cfg.frag_max_bytes) {
         tcps__frag *o = d->oldest;
         if (o == keep) o = o->newer;
@@ -1734,6 +1741,9 @@ TCPS__PRIVATE int tcps__mpls(tcps__dx *dx, const uint8_t *p, size_t n, size_t ex
     }
     if (n < 1) return TCPS__MAL(dx, LINK_TRUNCATED);
     if ((p[0] >> 4) == 4 || (p[0] >> 4) == 6) return tcps__ip(dx, p, n, extra, 0);
+    /* first nibble 0: a pseudowire control word, then Ethernet (tshark's
+       default guess) */
+    if ((p[0] >> 4) == 0 && n >= 4 + 14) return tcps__ether(dx, p + 4, n - 4, extra);
     dx->d->stats.non_ip++;
     return 0;
 }
@@ -1742,6 +1752,23 @@ TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p,
                                   size_t extra) {
     tcps_segment *s = dx->seg;
     for (;;) {
+        if (type <= 1500) { /* 802.3 length: only LLC/SNAP with OUI 0 is decoded */
+            if (type < n) { /* the length bounds the payload */
+                n = type;
+                extra = 0;
+            } else if (type < n + extra) {
+                extra = type - n;
+            }
+            if (n < 8 && extra) return TCPS__MAL(dx, LINK_TRUNCATED);
+            if (n < 8 || p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
+                dx->d->stats.non_ip++;
+                return 0;
+            }
+            type = tcps__be16(p + 6);
+            p += 8, n -= 8;
+            if (type <= 1500) break;
+            continue;
+        }
         switch (type) {
         case 0x0800: return tcps__ip(dx, p, n, extra, 4);
         case 0x86DD: return tcps__ip(dx, p, n, extra, 6);
@@ -1769,23 +1796,15 @@ TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p,
         default: dx->d->stats.non_ip++; return 0;
         }
     }
+    dx->d->stats.non_ip++;
+    return 0;
 }
 
 TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
     uint16_t type;
     if (n < 14) return TCPS__MAL(dx, LINK_TRUNCATED);
     type = tcps__be16(p + 12);
-    p += 14, n -= 14;
-    if (type <= 1500) { /* 802.3 length: only LLC/SNAP with OUI 0 is decoded */
-        if (n < 8) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
-            dx->d->stats.non_ip++;
-            return 0;
-        }
-        type = tcps__be16(p + 6);
-        p += 8, n -= 8;
-    }
-    return tcps__ethertype(dx, type, p, n, extra);
+    return tcps__ethertype(dx, type, p + 14, n - 14, extra);
 }
 
 TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {

@@ -139,6 +139,33 @@ Test(link, ethernet_8023_and_snap) {
     cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 0);
     cr_assert_eq(tcps_decoder_stats(d)->non_ip, 1);
     cr_assert_eq(malformed_total(d), 0);
+    /* SNAP inside a VLAN tag */
+    build_tcp6(b);
+    {
+        uint8_t snap[8] = {0xaa, 0xaa, 0x03, 0, 0, 0, 0x86, 0xdd};
+        size_t len = pb_len(b) + 8;
+        pb_prepend(b, snap, 8);
+        pb_vlan(b, 12, (uint16_t)len);
+    }
+    pb_ether(b, PB_ETH_VLAN);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 1);
+    expect_seg6(&s);
+    cr_assert_eq(s.vlan_count, 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+Test(link, mpls_pseudowire_control_word_then_ethernet) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, NULL, 4); /* control word */
+    pb_mpls(b, 17, 1);
+    pb_ether(b, PB_ETH_MPLS);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 1);
+    expect_seg4(&s);
     tcps_decoder_destroy(d);
     free(b);
 }
@@ -1143,6 +1170,16 @@ Test(truncation, every_prefix) {
     build_tcp4(b);
     pb_mpls(b, 1, 1);
     pb_ether(b, PB_ETH_MPLS);
+    check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
+    build_tcp6(b);
+    pb_ether_snap(b, PB_ETH_IPV6);
+    check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, "\x08\x00\x00\x00\x00\x01\x00\x00", 8);
+    pb_udp(b, 50000, 4789);
+    pb_ipv4(b, &o4, PB_UDP);
+    pb_ether(b, PB_ETH_IPV4);
     check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
     build_tcp4(b);
     pb_null(b, 2, 0);
