@@ -139,6 +139,33 @@ Test(link, ethernet_8023_and_snap) {
     cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 0);
     cr_assert_eq(tcps_decoder_stats(d)->non_ip, 1);
     cr_assert_eq(malformed_total(d), 0);
+    /* SNAP inside a VLAN tag */
+    build_tcp6(b);
+    {
+        uint8_t snap[8] = {0xaa, 0xaa, 0x03, 0, 0, 0, 0x86, 0xdd};
+        size_t len = pb_len(b) + 8;
+        pb_prepend(b, snap, 8);
+        pb_vlan(b, 12, (uint16_t)len);
+    }
+    pb_ether(b, PB_ETH_VLAN);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 1);
+    expect_seg6(&s);
+    cr_assert_eq(s.vlan_count, 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+Test(link, mpls_pseudowire_control_word_then_ethernet) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, NULL, 4); /* control word */
+    pb_mpls(b, 17, 1);
+    pb_ether(b, PB_ETH_MPLS);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_ETHERNET, b, &s), 1);
+    expect_seg4(&s);
     tcps_decoder_destroy(d);
     free(b);
 }
@@ -741,6 +768,197 @@ Test(tunnel, udp_encapsulations) {
     free(b);
 }
 
+
+Test(tunnel, l2tp_and_ayiya) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    pb_ip_hdr o4 = pb_ip4("192.0.2.1", "192.0.2.2");
+    /* L2TPv2 data with the length and sequence fields, PPP inside */
+    build_tcp6(b);
+    pb_prepend(b, "\xff\x03\x00\x57", 4);
+    {
+        uint8_t *h = pb_prepend(b, NULL, 12);
+        pb_put16(h, 0x4802); /* L, S, version 2 */
+        pb_put16(h + 2, (unsigned)pb_len(b));
+        pb_put16(h + 4, 7);  /* tunnel */
+        pb_put16(h + 6, 9);  /* session */
+    }
+    pb_udp(b, 1701, 1701);
+    pb_ipv4(b, &o4, PB_UDP);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    expect_seg6(&s);
+    cr_assert_eq(s.tunnel_depth, 1);
+    /* L2TP control messages are not looked into */
+    pb_init(b);
+    pb_append_zeros(b, 20);
+    b->mem[b->start] = 0xc8;
+    b->mem[b->start + 1] = 0x02;
+    pb_udp(b, 1701, 1701);
+    pb_ipv4(b, &o4, PB_UDP);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 0);
+    /* AYIYA: 16-byte identity, 20-byte signature, forward, IPv6 */
+    build_tcp6(b);
+    {
+        uint8_t *h = pb_prepend(b, NULL, 8 + 16 + 20);
+        h[0] = 0x41;
+        h[1] = 0x52;
+        h[2] = 0x11;
+        h[3] = 41;
+    }
+    pb_udp(b, 5072, 5072);
+    pb_ipv4(b, &o4, PB_UDP);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    expect_seg6(&s);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+/* an 802.11 QoS data frame (to the AP) with LLC/SNAP in front of what is in b */
+static void pb_wlan_qos(pb_buf *b, uint16_t type) {
+    uint8_t snap[8] = {0xaa, 0xaa, 0x03, 0, 0, 0, 0, 0};
+    uint8_t *h;
+    pb_put16(snap + 6, type);
+    pb_prepend(b, snap, 8);
+    h = pb_prepend(b, NULL, 26);
+    h[0] = 0x88; /* type data, subtype QoS data */
+    h[1] = 0x01; /* to DS */
+}
+
+Test(link, wlan_radiotap_and_aruba_gre) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    pb_ip_hdr o4 = pb_ip4("192.0.2.1", "192.0.2.2");
+    build_tcp4(b);
+    pb_wlan_qos(b, PB_ETH_IPV4);
+    cr_assert_eq(decode_pb(d, 105, b, &s), 1);
+    expect_seg4(&s);
+    build_tcp6(b);
+    pb_wlan_qos(b, PB_ETH_IPV6);
+    pb_prepend(b, "\x00\x00\x08\x00\x00\x00\x00\x00", 8); /* empty radiotap header */
+    cr_assert_eq(decode_pb(d, 127, b, &s), 1);
+    expect_seg6(&s);
+    build_tcp4(b);
+    pb_wlan_qos(b, PB_ETH_IPV4);
+    pb_gre(b, 0x8200, 0, 0, 0);
+    pb_ipv4(b, &o4, PB_GRE);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    expect_seg4(&s);
+    cr_assert_eq(s.tunnel_depth, 1);
+    /* a protected frame is not decoded */
+    build_tcp4(b);
+    pb_wlan_qos(b, PB_ETH_IPV4);
+    b->mem[b->start + 1] |= 0x40;
+    cr_assert_eq(decode_pb(d, 105, b, &s), 0);
+    cr_assert_eq(tcps_decoder_stats(d)->non_ip, 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+Test(link, ipoib_and_nflog) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    int be;
+    build_tcp4(b);
+    {
+        uint8_t *h = pb_prepend(b, NULL, 44);
+        pb_put16(h + 40, PB_ETH_IPV4);
+    }
+    cr_assert_eq(decode_pb(d, 242, b, &s), 1);
+    expect_seg4(&s);
+    for (be = 0; be < 2; be++) {
+        size_t plen;
+        uint8_t *h;
+        build_tcp6(b);
+        plen = pb_len(b);
+        if (plen % 4) pb_append_zeros(b, 4 - plen % 4);
+        h = pb_prepend(b, NULL, 4); /* payload TLV */
+        if (be) {
+            pb_put16(h, (unsigned)plen + 4);
+            pb_put16(h + 2, 9);
+        } else {
+            h[0] = (uint8_t)(plen + 4);
+            h[1] = (uint8_t)((plen + 4) >> 8);
+            h[2] = 9;
+        }
+        h = pb_prepend(b, NULL, 8); /* a prefix TLV before it: length 8 */
+        if (be) {
+            pb_put16(h, 8);
+            pb_put16(h + 2, 10);
+        } else {
+            h[0] = 8;
+            h[2] = 10;
+        }
+        h = pb_prepend(b, NULL, 4);
+        h[0] = 10; /* AF_INET6 */
+        cr_assert_eq(decode_pb(d, 239, b, &s), 1, "be=%d", be);
+        expect_seg6(&s);
+    }
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+Test(checksum, pseudo_header_final_destination_and_home_address) {
+    /* the TCP checksum is computed with the route's final destination
+       (IPv4 source route, IPv6 routing header) or the home address */
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(TCPS_DECODE_VERIFY_CHECKSUMS);
+    pb_tcp_hdr t = pb_tcp_default(40000, 80);
+    pb_ip_hdr fin4 = pb_ip4("10.0.0.1", "10.9.9.9"); /* for the checksum only */
+    pb_ip_hdr ip4 = pb_ip4("10.0.0.1", "10.0.0.2");
+    pb_ip_hdr fin6 = pb_ip6("2001:db8::1", "2001:db8::99");
+    pb_ip_hdr hoa6 = pb_ip6("2001:db8::77", "2001:db8::2");
+    pb_ip_hdr ip6 = pb_ip6("2001:db8::1", "2001:db8::2");
+    uint8_t lsrr[12] = {1, 131, 11, 4, 10, 0, 0, 2, 10, 9, 9, 9};
+    uint8_t *h;
+    ip4.opts = lsrr;
+    ip4.optlen = sizeof lsrr;
+    pb_init(b);
+    pb_append(b, PAYLOAD, PLEN);
+    pb_tcp(b, &t);
+    pb_fill_tcp_csum(b, &fin4);
+    pb_ipv4(b, &ip4, PB_TCP);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    expect_seg4(&s);
+    cr_assert_eq(s.checksum, TCPS_CSUM_GOOD);
+    /* routing header type 0, one segment left */
+    pb_init(b);
+    pb_append(b, PAYLOAD, PLEN);
+    pb_tcp(b, &t);
+    pb_fill_tcp_csum(b, &fin6);
+    h = pb_prepend(b, NULL, 24);
+    h[0] = PB_TCP;
+    h[1] = 2;
+    h[2] = 0;
+    h[3] = 1;
+    memcpy(h + 8, fin6.dst, 16);
+    pb_ipv6(b, &ip6, 43);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    cr_assert_eq(s.checksum, TCPS_CSUM_GOOD);
+    /* destination options with a home address option */
+    pb_init(b);
+    pb_append(b, PAYLOAD, PLEN);
+    pb_tcp(b, &t);
+    pb_fill_tcp_csum(b, &hoa6);
+    h = pb_prepend(b, NULL, 24);
+    h[0] = PB_TCP;
+    h[1] = 2;
+    h[2] = 1; /* PadN, 4 bytes */
+    h[3] = 2;
+    h[6] = 0xC9;
+    h[7] = 16;
+    memcpy(h + 8, hoa6.src, 16);
+    pb_ipv6(b, &ip6, 60);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    cr_assert_eq(s.checksum, TCPS_CSUM_GOOD);
+    cr_assert_eq(malformed_total(d), 0);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
 /* ---- TCP */
 
 static tcps_tcp_options parse_opts(const uint8_t *o, size_t n);
@@ -952,6 +1170,16 @@ Test(truncation, every_prefix) {
     build_tcp4(b);
     pb_mpls(b, 1, 1);
     pb_ether(b, PB_ETH_MPLS);
+    check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
+    build_tcp6(b);
+    pb_ether_snap(b, PB_ETH_IPV6);
+    check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, "\x08\x00\x00\x00\x00\x01\x00\x00", 8);
+    pb_udp(b, 50000, 4789);
+    pb_ipv4(b, &o4, PB_UDP);
+    pb_ether(b, PB_ETH_IPV4);
     check_prefixes(TCPS_LINKTYPE_ETHERNET, b, PLEN, 0);
     build_tcp4(b);
     pb_null(b, 2, 0);
