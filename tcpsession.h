@@ -1754,9 +1754,9 @@ typedef struct tcps__dx {
     int depth;      /* encapsulations removed */
     int ipver;      /* innermost IP version reached */
     int fragmented;
-    /* pseudo-header addresses for the TCP checksum when they differ from the
-       IP header's: the final destination of a source route, an IPv6 home
-       address (only looked for when verifying) */
+    /* pseudo-header addresses when they differ from the IP header's: the
+       final destination of a source route, an IPv6 home address; the TCP
+       checksum covers them and they name the connection's endpoints */
     const uint8_t *ph_src, *ph_dst;
 } tcps__dx;
 
@@ -1936,6 +1936,11 @@ TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
             s->checksum = TCPS_CSUM_UNCHECKED;
         }
     }
+    /* The connection's endpoints are those of the pseudo header: the final
+       destination of an unfinished source route, the home address of a
+       mobile IPv6 node (tshark names the conversation after them too). */
+    if (dx->ph_src) memcpy(s->src, dx->ph_src, dx->ipver == 6 ? 16 : 4);
+    if (dx->ph_dst) memcpy(s->dst, dx->ph_dst, dx->ipver == 6 ? 16 : 4);
     return 1;
 }
 
@@ -2429,7 +2434,7 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
         }
     }
     dx->ph_src = dx->ph_dst = NULL;
-    if (hl > 20 && (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS)) {
+    if (hl > 20) {
         /* an unfinished loose/strict source route: the checksum covers the
            final destination, the route's last address */
         size_t o = 20;
@@ -2522,7 +2527,7 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
             if (el <= n + extra) return TCPS__MAL(dx, IP_TRUNCATED);
             return TCPS__MAL(dx, IP6_BAD_EXT);
         }
-        if (dx->d->cfg.flags & TCPS_DECODE_VERIFY_CHECKSUMS) {
+        {
             if (nh == 43 && p[3] > 0 && el >= 24) {
                 /* segments left: the checksum uses the final destination,
                    the last address (types 0 and 2) or the first (SRH, 4) */
