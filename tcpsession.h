@@ -200,6 +200,7 @@ typedef struct tcps_allocator {
 
 #define TCPS_FORMAT_PCAP 1
 #define TCPS_FORMAT_PCAPNG 2
+#define TCPS_FORMAT_SNOOP 3 /* Sun snoop (RFC 1761), as tshark reads it */
 
 /* One packet record. data points into the input (memory or mapped file) or
    into the reader's buffer; it is valid until the next tcps_reader_next. */
@@ -1217,6 +1218,26 @@ TCPS__PRIVATE int tcps__read_header(tcps_reader *r) {
         r->format = TCPS_FORMAT_PCAPNG;
         return tcps__ng_shb(r);
     }
+    if (magic == 0x6f6f6e73u) { /* "snoo": Sun snoop, RFC 1761 */
+        static const uint8_t id[8] = {'s', 'n', 'o', 'o', 'p', 0, 0, 0};
+        uint32_t dl;
+        rc = tcps__fill(r, 16);
+        if (rc < 0) return tcps__rd_short(r, rc, 0, 0, NULL);
+        if (rc == TCPS_DONE) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, 0, "snoop file header cut short");
+        p = r->win + r->pos;
+        if (memcmp(p, id, 8) != 0) return tcps__rd_fail(r, TCPS_E_FORMAT, 0, "unknown magic number: not a capture");
+        r->big_endian = 1;
+        if (tcps__rd32(r, p + 8) != 2) return tcps__rd_fail(r, TCPS_E_VERSION, 0, "unsupported snoop version (not 2)");
+        dl = tcps__rd32(r, p + 12);
+        /* 0 (IEEE 802.3) and 4 (Ethernet) frames are Ethernet; the other
+           RFC 1761 types have no decoder here */
+        r->pcap_linktype = (dl == 0 || dl == 4) ? TCPS_LINKTYPE_ETHERNET : 0x10000u + dl;
+        r->pcap_fcs_len = -1;
+        r->pcap_snaplen = 0;
+        r->format = TCPS_FORMAT_SNOOP;
+        r->pos += 16;
+        return TCPS_OK;
+    }
     if (magic == 0xa1b2c3d4u || magic == 0xa1b23c4du) r->big_endian = 0;
     else if (magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u) r->big_endian = 1;
     else return tcps__rd_fail(r, TCPS_E_FORMAT, 0, "unknown magic number: not a pcap or pcapng file");
@@ -1293,6 +1314,50 @@ TCPS__PRIVATE int tcps__pcap_next(tcps_reader *r, tcps_packet *pkt) {
     pkt->data.ptr = p + 16;
     pkt->data.len = caplen;
     r->pos += 16 + (size_t)caplen;
+    return TCPS_OK;
+}
+
+/* ---- snoop records: original length, included length, record length
+   (header, data and padding), cumulative drops, seconds, microseconds */
+
+TCPS__PRIVATE int tcps__snoop_next(tcps_reader *r, tcps_packet *pkt) {
+    const uint8_t *p;
+    uint32_t origlen, caplen, reclen, usec;
+    uint64_t off = r->base + r->pos;
+    int rc;
+    if (r->len - r->pos < 24) {
+        rc = tcps__fill(r, 24);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "snoop record header cut short");
+    }
+    p = r->win + r->pos;
+    origlen = tcps__rd32(r, p);
+    caplen = tcps__rd32(r, p + 4);
+    reclen = tcps__rd32(r, p + 8);
+    usec = tcps__rd32(r, p + 20);
+    if (caplen > r->cfg.max_record)
+        return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "snoop record: included length above the max_record limit");
+    if (reclen < 24 || reclen - 24 < caplen)
+        return tcps__rd_fail(r, TCPS_E_BAD_RECORD, off, "snoop record: record length below header and data");
+    if (reclen - 24 - caplen > 1024)
+        return tcps__rd_fail(r, TCPS_E_BAD_RECORD, off, "snoop record: more than 1024 bytes of padding");
+    if (r->len - r->pos < reclen) {
+        rc = tcps__fill(r, reclen);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "snoop record data cut short");
+        p = r->win + r->pos;
+    }
+    pkt->ts.sec = (int64_t)tcps__rd32(r, p + 16) + usec / 1000000u;
+    pkt->ts.nsec = usec % 1000000u * 1000u;
+    pkt->frame = ++r->frame;
+    pkt->offset = off;
+    pkt->linktype = r->pcap_linktype;
+    pkt->interface = 0;
+    pkt->section = 0;
+    pkt->origlen = origlen;
+    pkt->snaplen = 0;
+    pkt->fcs_len = -1;
+    pkt->data.ptr = p + 24;
+    pkt->data.len = caplen;
+    r->pos += reclen;
     return TCPS_OK;
 }
 
@@ -1514,6 +1579,7 @@ TCPS_API int tcps_reader_next(tcps_reader *r, tcps_packet *pkt) {
         if (rc != TCPS_OK) return rc;
     }
     if (r->format == TCPS_FORMAT_PCAP) return tcps__pcap_next(r, pkt);
+    if (r->format == TCPS_FORMAT_SNOOP) return tcps__snoop_next(r, pkt);
     return tcps__ng_next(r, pkt);
 }
 
@@ -1715,6 +1781,8 @@ TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_con
 #define TCPS__LT_RADIOTAP 127
 #define TCPS__LT_NFLOG 239
 #define TCPS__LT_IPOIB 242
+#define TCPS__LT_ARCNET_LINUX 129
+#define TCPS__LT_JUNIPER_ETHER 178
 
 typedef struct tcps__frag {
     struct tcps__frag *hnext;        /* hash chain */
@@ -2728,6 +2796,37 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
             off += tl;
         }
         dx->d->stats.non_ip++;
+        return 0;
+    }
+    case TCPS__LT_ARCNET_LINUX: {
+        /* source, destination, 2-byte offset, protocol; RFC 1201 framing
+           (0xd4 IP, 0xd5 ARP) adds a split flag and a sequence number, and
+           an exception packet (flag 0xff) four bytes more */
+        size_t hl = 5;
+        if (n < 5) return TCPS__MAL(dx, LINK_TRUNCATED);
+        if (p[4] == 0xd4) {
+            if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
+            hl = p[5] == 0xff ? 12 : 8;
+            if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        }
+        if (p[4] == 0xf0 || p[4] == 0xd4) return tcps__ip(dx, p + hl, n - hl, extra, 4);
+        dx->d->stats.non_ip++;
+        return 0;
+    }
+    case TCPS__LT_JUNIPER_ETHER: {
+        /* "MGC", flags; with the extension bit, a 2-byte length of TLVs;
+           then the Ethernet frame (unless the no-L2 bit says there is none) */
+        size_t hl = 4;
+        if (n < 4 || p[0] != 0x4d || p[1] != 0x47 || p[2] != 0x43) return TCPS__MAL(dx, LINK_BAD);
+        if (p[3] & 0x80) {
+            if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
+            hl = 6 + (size_t)tcps__be16(p + 4);
+            if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+        }
+        if (!(p[3] & 0x02)) { /* no-L2 clear: an Ethernet header follows */
+            return tcps__ether(dx, p + hl, n - hl, extra);
+        }
+        dx->d->stats.unsupported_link++;
         return 0;
     }
     default: dx->d->stats.unsupported_link++; return 0;

@@ -27,7 +27,7 @@ typedef struct cs_dir {
 
 typedef struct cs_sess {
     uint64_t stream;
-    char node0[64], node1[64];
+    char node0[80], node1[80];
     int first_dir;
     int end;
     cs_dir d[2];
@@ -41,7 +41,7 @@ typedef struct cs_run {
 } cs_run;
 
 static void ep_text(const tcps_endpoint *e, char *out, size_t size) {
-    char a[64];
+    char a[48];
     tcps_addr_to_string(e->addr, e->ip_version, a, sizeof a);
     if (e->ip_version == 6) snprintf(out, size, "[%s]:%u", a, e->port);
     else snprintf(out, size, "%s:%u", a, e->port);

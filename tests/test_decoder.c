@@ -97,6 +97,53 @@ static pb_buf *B(void) {
     return b;
 }
 
+/* ARCnet as Linux captures it: RFC 1051 (protocol 0xf0, IP right after a
+   5-byte header) and RFC 1201 (0xd4, a split flag and sequence number) */
+Test(link, arcnet_linux) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    static const uint8_t h1051[5] = {0xbe, 0x50, 0xc3, 0x00, 0xf0}, h1201[8] = {1, 2, 0, 0, 0xd4, 0, 0, 7};
+    build_tcp4(b);
+    pb_prepend(b, h1051, 5);
+    cr_assert_eq(decode_pb(d, 129, b, &s), 1);
+    expect_seg4(&s);
+    build_tcp4(b);
+    pb_prepend(b, h1201, 8);
+    cr_assert_eq(decode_pb(d, 129, b, &s), 1);
+    expect_seg4(&s);
+    cr_assert_eq(decode_buf(d, 129, h1201, 6, 6, &s), 0);
+    cr_assert_eq(tcps_decoder_stats(d)->malformed[TCPS_MALFORMED_LINK_TRUNCATED], 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+/* Juniper Ethernet: "MGC", flags, optional extension TLVs, Ethernet */
+Test(link, juniper_ethernet) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    static const uint8_t ext[22] = {0x4d, 0x47, 0x43, 0x80, 0x00, 0x10, 3, 1, 1, 6, 1, 0x0e, 1, 2, 0x8c, 0, 4, 4, 0x4c, 1, 0, 0};
+    static const uint8_t plain[4] = {0x4d, 0x47, 0x43, 0x01}, bad[4] = {0x4d, 0x47, 0x44, 0};
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, ext, sizeof ext);
+    cr_assert_eq(decode_pb(d, 178, b, &s), 1);
+    expect_seg4(&s);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, plain, sizeof plain);
+    cr_assert_eq(decode_pb(d, 178, b, &s), 1);
+    expect_seg4(&s);
+    build_tcp4(b);
+    pb_ether(b, PB_ETH_IPV4);
+    pb_prepend(b, bad, sizeof bad);
+    cr_assert_eq(decode_pb(d, 178, b, &s), 0);
+    cr_assert_eq(tcps_decoder_stats(d)->malformed[TCPS_MALFORMED_LINK_BAD], 1);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
 Test(link, ethernet_ipv4_and_ipv6) {
     pb_buf *b = B();
     tcps_segment s;

@@ -1456,3 +1456,60 @@ Test(memory, growing_records_do_not_reallocate_each_time) {
     capw_free(&b);
     free(d);
 }
+
+/* Sun snoop (RFC 1761): big-endian header and records padded to 4 */
+static void snoop_record(capw_buf *b, uint32_t sec, uint32_t usec, const uint8_t *d, uint32_t caplen,
+                         uint32_t origlen) {
+    uint32_t reclen = 24 + ((caplen + 3) & ~3u);
+    capw_u32(b, origlen);
+    capw_u32(b, caplen);
+    capw_u32(b, reclen);
+    capw_u32(b, 0);
+    capw_u32(b, sec);
+    capw_u32(b, usec);
+    capw_bytes(b, d, caplen);
+    capw_pad4(b);
+}
+
+Test(reader, snoop) {
+    capw_buf b;
+    tcps_reader *r;
+    tcps_packet pkt;
+    static const uint8_t frame[61] = {1, 2, 3};
+    size_t cut;
+    capw_init(&b);
+    b.big_endian = 1;
+    capw_bytes(&b, "snoop\0\0\0", 8);
+    capw_u32(&b, 2);
+    capw_u32(&b, 4); /* Ethernet */
+    snoop_record(&b, 1000, 250000, frame, 61, 61);
+    snoop_record(&b, 1001, 999999, frame, 20, 1514);
+    cr_assert_eq(tcps_reader_open_memory(&r, b.data, b.len, NULL), TCPS_OK);
+    cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_OK);
+    cr_assert_eq(tcps_reader_format(r), TCPS_FORMAT_SNOOP);
+    cr_assert_eq(pkt.linktype, TCPS_LINKTYPE_ETHERNET);
+    cr_assert_eq(pkt.data.len, 61);
+    cr_assert_eq(pkt.ts.sec, 1000);
+    cr_assert_eq(pkt.ts.nsec, 250000000u);
+    cr_assert_eq(pkt.data.ptr[2], 3);
+    cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_OK);
+    cr_assert_eq(pkt.origlen, 1514);
+    cr_assert_eq(pkt.data.len, 20);
+    cr_assert_eq(pkt.frame, 2);
+    cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_DONE);
+    tcps_reader_close(r);
+    /* cut anywhere inside the second record: the first comes, then an error */
+    for (cut = 16 + 24 + 64 + 1; cut < b.len; cut++) {
+        cr_assert_eq(tcps_reader_open_memory(&r, b.data, cut, NULL), TCPS_OK);
+        cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_OK);
+        cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_E_TRUNCATED, "cut at %zu", cut);
+        tcps_reader_close(r);
+    }
+    /* a record length that does not hold its data */
+    b.data[16 + 8 + 3] = 30;
+    cr_assert_eq(tcps_reader_open_memory(&r, b.data, b.len, NULL), TCPS_OK);
+    cr_assert_eq(tcps_reader_next(r, &pkt), TCPS_E_BAD_RECORD);
+    cr_assert_eq(tcps_reader_error(r)->offset, 16);
+    tcps_reader_close(r);
+    capw_free(&b);
+}

@@ -24,8 +24,6 @@ typedef struct corpus_exception {
 } corpus_exception;
 
 static const corpus_exception exceptions[] = {
-    /* Sun snoop, a format we do not read (tshark does). */
-    {"pcapplusplus/solaris.snoop", TCPS_E_FORMAT, 0, "Sun snoop format"},
     /* tshark refuses these link types (285 EDSA; 0x30000084: JUNIPER_ES
        with reserved FCS bits, P bit clear), which is a decoding matter: the
        files are well formed, and tcpdump reads 10 and 1 packets from them. */
