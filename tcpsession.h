@@ -243,7 +243,9 @@ typedef struct tcps_reader_config {
    (saturating), if_fcslen (in bits, as the spec says) and the epb_flags FCS
    length (in bytes) are applied. An SPB has no time (ts is 0); its caplen
    is min(original length, interface snaplen, bytes held). A block length
-   that is not a multiple of 4 is rounded up, as Wireshark does.
+   that is not a multiple of 4 is rounded up, as Wireshark does. Sun
+   snoop files (RFC 1761, version 2) are read too; their Ethernet frames
+   are LINKTYPE_ETHERNET, other snoop link types 0x10000 + the snoop code.
    Errors: empty input, a bad magic: TCPS_E_FORMAT; a cut or malformed file
    or section header: TCPS_E_BAD_HEADER; input ending inside a record:
    TCPS_E_TRUNCATED (input ending exactly after a record is TCPS_DONE). The
