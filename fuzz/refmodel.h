@@ -405,9 +405,8 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
         /* Offset 0 is the first byte seen (after the SYN's sequence number).
            A SYN moves offset 0 while nothing has been delivered or is
            waiting (with D == 0 no gap can have been reported either).
-           A FIN or ACK offset seen before it is kept as it was, as the
-           engine does (test_refmodel.c:
-           engine_bug_fin_before_a_rebasing_syn_hides_the_data). */
+           A FIN or ACK offset seen before it belonged to the old
+           numbering and is forgotten. */
         int waiting = 0;
         for (i = 0; i < d->n; i++) waiting |= d->s[i].state == RM_WAIT;
         if (!d->started || !waiting) {
@@ -416,6 +415,9 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
             d->isn = syn ? g->seq : g->seq - 1; /* without a SYN: one before the first byte */
             d->base = seq_data;
             d->D = 0;
+            d->fin = 0;
+            d->ack_seen = 0;
+            d->acked = 0;
             t->isn = d->isn;
         }
     }

@@ -718,13 +718,13 @@ Test(refmodel, segment_over_max_buffer_total_is_not_held) {
     run_same();
 }
 
-/* ENGINE BUG, visible only under clang -fsanitize=undefined (found by
+/* Regression, visible only under clang -fsanitize=undefined (found by
    fuzz/fuzz_reassembly.c and fuzz/fuzz_diff.c): a segment that crosses a
    standing FIN is cut at the FIN (tcps__data); when its captured payload
    is empty with a NULL pointer, stepping over the kept part computes
    NULL + 0 ("applying zero offset to null pointer", undefined in C), the
    same fault as null_payload_before_start in another place. */
-Test(refmodel, engine_ub_null_payload_across_a_fin) {
+Test(refmodel, null_payload_across_a_fin) {
     seg(0, A, 1000, 5000, 10, 0);
     in.v[in.n - 1].caplen = 0; /* no captured byte at all: the runner passes NULL */
     seg(0, FA, 1010, 5000, 0, 0);
@@ -775,18 +775,12 @@ static eng_count engine_only(void) {
     return c;
 }
 
-/* ENGINE BUG: a SYN re-bases a direction that has had no data yet ("the
-   packets before it did not start it"), but the FIN seen before it stays,
-   at its offset in the old numbering: every byte after the SYN is then
-   "beyond the FIN" and dropped at the end unless the peer happens to
-   acknowledge data past it. Realistic: the capture begins with a
-   server's late FIN of an earlier connection on the same ports, then the
-   client's SYN (its direction had not started: no port reuse), the
-   server's SYN-ACK and data the capture never sees acknowledged.
-   Expected: the re-basing SYN forgets that FIN and the 10 bytes are
-   delivered. (The reference model mirrors the engine here, so that the
-   differential fuzzer can look for other differences.) */
-Test(refmodel, engine_bug_fin_before_a_rebasing_syn_hides_the_data) {
+/* Regression (found by the differential fuzzer): the capture begins with
+   a server's late FIN of an earlier connection on the same ports, then the
+   client's SYN, the server's SYN-ACK and data. The SYN-ACK re-bases the
+   server's direction and must forget that FIN, or every byte after it
+   would count as "beyond the FIN" and be dropped. */
+Test(refmodel, fin_before_a_rebasing_syn_is_forgotten) {
     eng_count c;
     seg(1, FA, 5000, 9000, 0, 0); /* stray FIN from the server */
     seg(0, S, 1000, 0, 0, 0);
