@@ -910,9 +910,12 @@ static int on_close(cli_session *cs, const tcps_event *ev, void *user) {
     partial = tcps_reader_error(r->in->rd)->code < 0;
     for (i = 0; i < NFILES; i++) rc |= file_close(r, &s->f[i]);
     if (rc) goto done;
-    if ((out & OUT_DATA) && !r->o->tcpflow_names) /* an empty direction still gets its file */
-        for (i = 0; i < 2; i++)
-            if (!s->f[i].created && (file_open(r, &s->f[i]) || file_close(r, &s->f[i]))) goto done;
+    /* an empty direction or transcript still gets its file (tcpflow too
+       writes an empty file for a direction that sent no data) */
+    for (i = 0; i < NFILES; i++) {
+        static const unsigned need[NFILES] = {OUT_DATA, OUT_DATA, OUT_TRANSCRIPT, OUT_HEX};
+        if ((out & need[i]) && !s->f[i].created && (file_open(r, &s->f[i]) || file_close(r, &s->f[i]))) goto done;
+    }
     if (out & (OUT_JSON | OUT_JS)) {
         fds[0] = open_back(r, s, 0);
         fds[1] = open_back(r, s, 1);
@@ -1243,8 +1246,7 @@ static void usage(FILE *f) {
             "                     all)\n"
             "  --tcpflow-names    direction files named as tcpflow names them, in the\n"
             "                     capture's folder (IPv4 0-padded, ports 5 digits, cN\n"
-            "                     for later sessions on the same 4-tuple; empty directions\n"
-            "                     get no file, as with tcpflow)\n"
+            "                     for later sessions on the same 4-tuple)\n"
             "  -s N               only session N\n"
             "  -e IP:PORT,IP:PORT only the sessions between these endpoints ([v6]:port)\n"
             "  --stats            throughput and counters on stderr\n"

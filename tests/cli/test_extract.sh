@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tcpsession extract: outputs checked on captures built here and on the corpus.
 # Usage: tests/cli/test_extract.sh   (TCPSESSION: the binary, default build/tcpsession;
-# TCPS_CORPUS: the shared corpus, default ../shared/corpus). About 20 s.
+# TCPS_CORPUS: the shared corpus, default ../shared/corpus). About 10 s of CPU; a minute or
+# so of wall time, most of it tshark and tcpflow starting up.
 set -u
 TCPSESSION=${TCPSESSION:-build/tcpsession}
 TCPS_CORPUS=${TCPS_CORPUS:-../shared/corpus}
