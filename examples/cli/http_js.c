@@ -90,6 +90,7 @@ typedef struct vec {
 } vec;
 
 static int vec_add(vec *v, const uint8_t *p, size_t n, size_t limit) {
+    if (!n) return 0;
     if (v->over) return 0;
     if (n > limit - v->n) {
         v->over = 1;
