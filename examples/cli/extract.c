@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -54,8 +55,9 @@
 #define F_HEX 3
 #define NFILES 4
 
-#define LRU_MAX 64      /* descriptors kept open per capture */
-#define FBUF 32768      /* write buffer of each open file */
+#define LRU_MIN 16      /* descriptors kept open per capture: at least */
+#define LRU_MAX 1000    /* and at most (the descriptor limit permitting) */
+#define FBUF 16384      /* write buffer of each open file */
 #define TAR_NAME "tcpsession-extract.tar.gz"
 
 typedef struct ex_opts {
@@ -137,7 +139,7 @@ typedef struct ex_run {
     int capfd;
     unsigned want_data; /* direction files are written (maybe only for a while) */
     ex_file *lru_head, *lru_tail;
-    int lru_n;
+    int lru_n, lru_cap;
     int failed; /* CLI_OUTPUT or CLI_INTERNAL once something could not be written */
     char errmsg[600];
     FILE *idx_json, *idx_csv;
@@ -274,7 +276,7 @@ static int file_open(ex_run *r, ex_file *f) {
         }
         return 0;
     }
-    if (r->lru_n >= LRU_MAX && file_close(r, r->lru_tail)) return -1;
+    if (r->lru_n >= r->lru_cap && file_close(r, r->lru_tail)) return -1;
     if (f->in_session && (dfd = sess_dirfd(r, f->owner)) < 0) return -1;
     fd = open_out(r, dfd, f->in_session ? f->owner->folder : NULL, f->name, f->created);
     if (f->in_session) close(dfd);
@@ -1001,6 +1003,25 @@ static void print_stats(const ex_run *r, const tcps_stats *st, double secs) {
             r->bytes_written / 1e6, (unsigned long long)r->scripts);
 }
 
+/* descriptors the cache may hold: raise the soft limit to the hard one and
+   leave room for the reader, the index, read-backs and the other workers'
+   inheritance; thrashing the cache costs an open and a close per write */
+static int lru_capacity(void) {
+    struct rlimit rl;
+    rlim_t n;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return LRU_MIN;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    n = rl.rlim_cur == RLIM_INFINITY ? LRU_MAX : rl.rlim_cur;
+    n = n > 64 ? n - 64 : LRU_MIN;
+    if (n > LRU_MAX) n = LRU_MAX;
+    if (n < LRU_MIN) n = LRU_MIN;
+    return (int)n;
+}
+
 static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
     ex_run r;
     cli_input in;
@@ -1017,6 +1038,7 @@ static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
     r.rel = j->rel;
     r.in = &in;
     r.want_data = o->outputs & (OUT_DATA | OUT_JSON | OUT_JS);
+    r.lru_cap = lru_capacity();
     r.capfd = make_folder(o->outdir, outfd, j->rel, err, sizeof err);
     if (r.capfd < 0) {
         cli_err("extract: %s", err);
