@@ -121,6 +121,12 @@ sys.exit(0 if (j["client_ip"],j["server_ip"])==("2001:db8::1","2001:db8:0:1::2")
 check "a reused tuple gives two sessions" [ -d "$T/out/caps/reuse.pcap/1" ]
 check "the log says what was done" grep -q 'sessions written' "$T/log"
 
+# more live directions than descriptors: the cache evicts and reopens in append mode
+"$T/mkcaps" big "$T/many.pcap" 2
+(ulimit -n 90 && "$TCPSESSION" extract "$T/many.pcap" -o "$T/many" 2>/dev/null)
+check "a small descriptor cache (ulimit -n 90, 200 live sessions) exits 0" [ $? -eq 0 ]
+check "a small descriptor cache gives whole files" validate "$T/many" many.pcap "$T/many.pcap"
+
 # selection of outputs and sessions
 "$TCPSESSION" extract "$T/caps/reuse.pcap" -s 1 --outputs data -o "$T/sel" 2>/dev/null
 check "-s 1 --outputs data: only session 1's data" [ "$(cd "$T/sel" && find . -type f | sort | tr '\n' ' ')" = "./reuse.pcap/1/1-c2s.bin ./reuse.pcap/1/1-s2c.bin " ]
