@@ -828,8 +828,9 @@ static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial,
         int first = 1;
         for (i = 0; i < NFILES; i++) {
             if (!(r->o->outputs & need[i]) || !s->f[i].created) continue;
+            /* relative to the capture's folder */
             fprintf(f, "%s\"%s\":\"%s%s%s\"", first ? "" : ",", keys[i], s->f[i].in_session ? s->folder : "",
-                    s->f[i].in_session ? "/" : "../", s->f[i].name);
+                    s->f[i].in_session ? "/" : "", s->f[i].name);
             first = 0;
         }
     }
