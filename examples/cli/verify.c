@@ -921,6 +921,14 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
         sha256_final(&h, dg);
         sha256_hex(dg, w->peer_sha);
     }
+    if (v->endpoint_mismatch && (!t->node[0][0] || !strcmp(t->node[0], ":0")) && !pd->size &&
+        !cs->dir[k].bytes) {
+        w->status = ST_KNOWN;
+        w->reason = xprintf("tshark's follow got no segment of stream %llu (a TCP header it would not "
+                            "follow: malformed, or quoted in an ICMP error); neither side has data",
+                            (unsigned long long)cs->stream);
+        return;
+    }
     if (v->endpoint_mismatch) {
         char c[64], s[64];
         ep_text(&cs->client, c, sizeof c);
@@ -942,8 +950,8 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
     }
     if (d->diff_kind == DIFF_SHORT && d->diff_at == pd->size && d->close_gap_at == pd->size) {
         w->status = ST_KNOWN;
-        w->reason = xprintf("we deliver %llu bytes held behind a hole when the capture ended (after a "
-                            "gap of %llu+ bytes); tshark drops them; the %llu bytes before the hole match",
+        w->reason = xprintf("we deliver %llu bytes held behind a hole when the capture ended (%llu bytes "
+                            "missing); tshark drops them; the %llu bytes before the hole match",
                             (unsigned long long)(ours - pd->size), (unsigned long long)cs->dir[k].missing,
                             (unsigned long long)pd->size);
         return;
