@@ -1373,7 +1373,7 @@ int cmd_verify(int argc, char **argv) {
             if (rc == CLI_INPUT && ret == CLI_OK) ret = CLI_INPUT;
             else if (rc && rc != CLI_INPUT) ret = rc;
             if (!vs.oom && rc != CLI_INTERNAL) peer_only(&vs);
-            qsort(r.v, r.n, sizeof *r.v, by_row);
+            if (r.n) qsort(r.v, r.n, sizeof *r.v, by_row);
             if (!json && ncap > 1) printf("# %s\n", argv[i]);
             print_rows(argv[i], kind == PEER_TSHARK ? "tshark" : "tcpflow", &r, json, all);
             if (p.rc && p.err_text && !json)

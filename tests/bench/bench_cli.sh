@@ -108,7 +108,7 @@ else
     du_tf=$(du -sm "$OUT/tcpflow" | cut -f1)
     rm -rf "$OUT/tcpflow"
     sync
-    if run extract "$BIN" extract --outputs data "$CAP" -o "$OUT/extract"; then
+    if run extract "$BIN" extract --outputs data "$CAP" -o "$OUT/extract" && [ -d "$OUT/extract" ]; then
         t_ex=$secs
         rss_ex=$rss
         n_ex=$(find "$OUT/extract" -type f -name '*.bin' | wc -l)
@@ -146,8 +146,9 @@ else
     fi
     k=0
     t_ours=0
+    ferr=0
     for s in $streams; do
-        run "follow-$s" "$BIN" follow -m raw -s "$s" "$CAP" || echo "follow -s $s: exit $?"
+        run "follow-$s" "$BIN" follow -m raw -s "$s" "$CAP" || { echo "follow -s $s: exit $?: $(tail -n 1 "$OUT/follow-$s.log")"; ferr=1; }
         t_ours=$(echo "$t_ours + $secs" | bc -l)
         k=$((k + 1))
     done
@@ -160,15 +161,20 @@ else
         for s in $(seq "$first" $((first + 999 < nstreams - 1 ? first + 999 : nstreams - 1))); do
             args+=(-z "follow,tcp,raw,$s")
         done
-        run "follow-all-$first" "$BIN" follow "${args[@]}" "$CAP" || echo "follow -z (from $first): exit $?"
+        run "follow-all-$first" "$BIN" follow "${args[@]}" "$CAP" || { echo "follow -z (from $first): exit $?: $(tail -n 1 "$OUT/follow-all-$first.log")"; ferr=1; }
         t_one=$(echo "$t_one + $secs" | bc -l)
     done
     echo "follow: all $nstreams streams in one run per 1000 (-z repeated): $(fmt "$t_one") s, $rss MB peak"
-    if command -v tshark >/dev/null; then
+    if [ $ferr = 1 ]; then
+        echo "follow: a run failed, no ratio"
+        summary+=("follow: failed")
+    elif command -v tshark >/dev/null; then
         t_ts=0
         same=0
         for s in $streams; do
-            run "tshark-$s" tshark -r "$CAP" -q -z "follow,tcp,raw,$s"
+            run "tshark-$s" tshark -r "$CAP" -q -z "follow,tcp,raw,$s" || echo "tshark -z follow,tcp,raw,$s: exit $?"
+            grep -v "Running as user\|This could be dangerous" "$OUT/tshark-$s.log" >"$OUT/tshark-$s.out"
+            mv "$OUT/tshark-$s.out" "$OUT/tshark-$s.log"
             t_ts=$(echo "$t_ts + $secs" | bc -l)
             cmp -s "$OUT/tshark-$s.log" "$OUT/follow-$s.log" && same=$((same + 1))
         done
