@@ -689,7 +689,7 @@ typedef struct vdir {
     uint64_t gap_bytes_nonzero; /* tcpflow: bytes inside our gaps that are not zero in its file */
     uint64_t gap_first_nonzero;
     int peer_dir;          /* tshark: the node that sent this direction */
-    uint64_t zruns, zrun_first, zrun_start, zrun_end; /* tcpflow: zeros over our bytes */
+    uint64_t zruns, zrun_first, zrun_start, zrun_end; /* tcpflow: short runs over our bytes */
     tfile *tf;             /* tcpflow: the file */
     int matched;           /* tcpflow: looked for its file */
 } vdir;
@@ -731,9 +731,10 @@ static ssize_t peer_read(vdir *d, uint64_t off, void *buf, size_t len) {
 }
 
 /* Compare our bytes with the peer's at position pos; note the first
-   difference. With runs set (tcpflow), keep comparing past short runs of
-   zeros in the peer's bytes (padding it wrote over data) and count them;
-   anything else ends the comparison. */
+   difference. With runs set (tcpflow), keep comparing past runs of at most
+   PAD_MAX differing bytes (the padding of a short frame, a keep-alive or
+   an ACK, that tcpflow wrote over data; padding is usually zeros but not
+   always) and count them; a longer run ends the comparison. */
 static void compare_at(vdir *d, uint64_t pos, const uint8_t *ours, size_t len, int runs) {
     uint8_t buf[65536];
     size_t done = 0;
@@ -745,7 +746,7 @@ static void compare_at(vdir *d, uint64_t pos, const uint8_t *ours, size_t len, i
         for (i = 0; i < (size_t)got; i++) {
             uint64_t at = pos + done + i;
             if (buf[i] == ours[done + i]) continue;
-            if (runs && buf[i] == 0) {
+            if (runs) {
                 if (d->zrun_end == at) {
                     d->zrun_end = at + 1;
                     if (at + 1 - d->zrun_start <= PAD_MAX) continue;
@@ -971,13 +972,14 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
    session's time, not matched: tcpflow split the connection (it starts a
    new file, cN, when segments follow a FIN or jump far in sequence). They
    are folded into this row. */
-static int tf_split(vstate *vs, cli_session *cs, int dir, uint64_t *bytes) {
+static int tf_split(vstate *vs, cli_session *cs, int dir, uint64_t *bytes, uint64_t *largest) {
     int n = 0;
     tfile *t;
-    *bytes = 0;
+    *bytes = *largest = 0;
     while ((t = tf_match(vs, cs, dir, cs->s->last_ts.sec * 1000000 + cs->s->last_ts.nsec / 1000)) != NULL) {
         t->used = 1;
         *bytes += t->size;
+        if (t->size > *largest) *largest = t->size;
         n++;
     }
     return n;
@@ -985,17 +987,29 @@ static int tf_split(vstate *vs, cli_session *cs, int dir, uint64_t *bytes) {
 
 static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) {
     vdir *d = &v->d[k];
-    uint64_t ours = cs->dir[k].bytes, extra, split_bytes;
+    uint64_t ours = cs->dir[k].bytes, extra, split_bytes, split_max;
     const tcps_dir_stats *ds = &cs->s->dir[k];
-    int split = tf_split(vs, cs, k, &split_bytes);
-    char more[200] = "";
+    int split = tf_split(vs, cs, k, &split_bytes, &split_max), pad_files = 0;
+    char more[240] = "";
     w->peer = d->tf ? (int64_t)d->tf->size : 0;
+    if (split && split_max <= PAD_MAX) {
+        /* a short frame after the end (an ACK, FIN or RST with padding) made
+           tcpflow open a new file holding only its padding */
+        pad_files = split;
+        split = 0;
+    }
     if (split)
         snprintf(more, sizeof more, "; tcpflow split this direction: %d more file(s) of %llu bytes (cN: it starts a "
                  "new file when segments follow a FIN or jump far in sequence)",
                  split, (unsigned long long)split_bytes);
-    if (!d->tf && !ours && !split) {
+    if (!d->tf && !ours && !split && !pad_files) {
         w->status = ST_OK;
+        return;
+    }
+    if (!d->tf && !ours && pad_files) {
+        w->status = ST_KNOWN;
+        w->reason = xprintf("tcpflow wrote %d file(s) of %llu bytes: the Ethernet padding of short frames taken "
+                            "as payload", pad_files, (unsigned long long)split_bytes);
         return;
     }
     if (!d->tf) {
@@ -1026,7 +1040,7 @@ static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w)
         return;
     }
     extra = d->tf->size > d->data_end ? d->tf->size - d->data_end : 0;
-    if (!extra && !cs->dir[k].missing && !d->zruns && !split) {
+    if (!extra && !cs->dir[k].missing && !d->zruns && !split && !pad_files) {
         w->status = ST_OK;
         return;
     }
@@ -1043,12 +1057,16 @@ static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w)
             snprintf(a, sizeof a, "tcpflow writes %llu bytes after our last byte (the Ethernet padding of a short "
                      "frame taken as payload)", (unsigned long long)extra);
         if (d->zruns)
-            snprintf(c, sizeof c, "%stcpflow has %llu run(s) of at most %d zero bytes over delivered bytes, from "
-                     "offset %llu (padding of a short frame written over data that came earlier)",
+            snprintf(c, sizeof c, "%stcpflow has %llu run(s) of at most %d bytes that differ, from offset %llu (the "
+                     "padding of a short frame written over data)",
                      extra ? "; " : "", (unsigned long long)d->zruns, PAD_MAX, (unsigned long long)d->zrun_first);
         if (cs->dir[k].missing)
             snprintf(b, sizeof b, "%stcpflow writes the %llu missing bytes as zeros, with no marker",
                      extra || d->zruns ? "; " : "", (unsigned long long)cs->dir[k].missing);
+        if (pad_files)
+            snprintf(c + strlen(c), sizeof c - strlen(c), "%s%d more file(s) (cN) of %llu bytes of padding of short "
+                     "frames after the end", extra || d->zruns ? "; " : "tcpflow wrote ", pad_files,
+                     (unsigned long long)split_bytes);
         w->reason = xprintf("%s%s%s", a, c, b);
     }
     (void)ours;
