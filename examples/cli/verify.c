@@ -696,6 +696,7 @@ typedef struct vdir {
 
 typedef struct vsess {
     tstream *ts;
+    int vlan_merged; /* --separate-vlans: matched to tshark's stream by endpoints */
     int swapped;  /* tshark's node 0 is not our first packet's source */
     int endpoint_mismatch;
     vdir d[2];
@@ -824,9 +825,24 @@ static int v_open(cli_session *cs, const tcps_event *ev, void *user) {
     if (vs->p->kind == PEER_TSHARK) {
         char c[64], s[64];
         tstream *t = ts_find(vs->p, (int64_t)cs->stream);
-        v->ts = t;
         ep_text(&cs->client, c, sizeof c);
         ep_text(&cs->server, s, sizeof s);
+        if (vs->separate_vlans && (!t || !((!strcmp(t->node[0], c) && !strcmp(t->node[1], s)) ||
+                                           (!strcmp(t->node[0], s) && !strcmp(t->node[1], c))))) {
+            /* tshark numbers VLAN-merged sessions differently: find the
+               stream of the same endpoints */
+            size_t i;
+            for (i = 0; i < vs->p->nts; i++) {
+                tstream *u = &vs->p->ts[i];
+                if ((!strcmp(u->node[0], c) && !strcmp(u->node[1], s)) ||
+                    (!strcmp(u->node[0], s) && !strcmp(u->node[1], c))) {
+                    t = u;
+                    v->vlan_merged = 1;
+                    break;
+                }
+            }
+        }
+        v->ts = t;
         if (t) {
             t->used = 1;
             /* node 0 sent the stream's first packet */
@@ -942,8 +958,18 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
                                                : "");
         return;
     }
+    if (v->vlan_merged && !(d->diff_kind == DIFF_NONE && pd->size == ours)) {
+        w->status = ST_KNOWN;
+        w->reason = xprintf("tshark merges the sessions of these endpoints on different VLANs into its stream "
+                            "%lld; with --separate-vlans we keep VLAN %u apart",
+                            (long long)t->id, cs->s->vlan_count ? cs->s->vlan[0] : 0u);
+        return;
+    }
     if (d->diff_kind == DIFF_NONE && pd->size == ours) {
         w->status = ST_OK;
+        if (v->vlan_merged)
+            w->reason = xprintf("same bytes as tshark's stream %lld, which merges the VLANs of these endpoints",
+                                (long long)t->id);
         if (pd->missing != cs->dir[k].missing)
             w->reason = xprintf("same bytes; missing: tshark %llu, ours %llu (see tests/KNOWN_DIFFERENCES.md)",
                                 (unsigned long long)pd->missing, (unsigned long long)cs->dir[k].missing);

@@ -141,6 +141,12 @@ if [ $have_tshark = 1 ]; then
         check "corpus vs tshark: exit 0 (got $rc)" [ $rc = 0 ]
         check "corpus: known rows for data tshark drops at the end" grep -q "known  we deliver" "$T/out"
         check "corpus: no failed row" grep -q " 0 failed$" "$T/out"
+        # three connections on one 4-tuple, each on its own VLAN: tshark
+        # merges them into one stream, --separate-vlans keeps them apart
+        "$BIN" verify --against tshark --separate-vlans -a "$CORPUS/zeek/vlan-collisions.pcap" >"$T/out" 2>&1
+        check "--separate-vlans vs tshark: exit 0" [ $? = 0 ]
+        check "--separate-vlans: sessions matched to tshark's merged stream" \
+            [ "$(grep -c "tshark's stream 0, which merges the VLANs" "$T/out")" = 4 ]
     else
         skip "corpus absent ($CORPUS): corpus cases"
     fi
