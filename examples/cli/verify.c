@@ -1038,6 +1038,14 @@ static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w)
                             "as payload", pad_files, (unsigned long long)split_bytes);
         return;
     }
+    if (!d->tf && !vs->p->ntf && vs->p->rc && vs->p->err_text) {
+        /* tcpflow refused the capture and said why ("sorry - unknown data
+           link type", "unknown file format"): nothing to compare */
+        w->status = ST_KNOWN;
+        w->reason = xprintf("tcpflow could not read this capture (it exited with status %d: %s)", vs->p->rc,
+                            vs->p->err_text);
+        return;
+    }
     if (!d->tf) {
         w->status = ST_FAIL;
         w->reason = xprintf("tcpflow wrote no file for this direction%s%s",
