@@ -74,7 +74,7 @@ FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
 # The QUICK START of the header's doc comment, turned into C at build time.
 QUICKSTART := $(BUILD)/gen/quickstart.inc
 
-.PHONY: all examples cli data test-scripts bench-reader bench-engine demo test test-run test-suites test-compile sanitize \
+.PHONY: all examples cli data test-scripts bench-reader bench-engine bench-cli demo test test-run test-suites test-compile sanitize \
         sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
         deps check-deps-build check-deps-test suites-build san-build
 .DEFAULT_GOAL := all
@@ -242,7 +242,12 @@ $(BUILD)/bench/bench_reader: tests/bench/bench_reader.c tcpsession.h
 $(BENCH_FILE): | $(BUILD)/bench/gen_traffic
 	./$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
 
-bench: bench-reader bench-engine
+bench: bench-reader bench-engine bench-cli
+
+# the command against tcpflow, tshark and sha256sum on the same capture
+bench-cli: $(CLI_BIN)
+	@$(MAKE) --no-print-directory $(BENCH_FILE)
+	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) bash tests/bench/bench_cli.sh $(BENCH_FILE)
 
 bench-reader:
 	@if [ -z "$(PCAP_LIBS)" ]; then echo "bench: libpcap not found (apt-get install libpcap-dev)" >&2; exit 1; fi
@@ -257,18 +262,14 @@ bench-engine:
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession
 	install -m 644 tcpsession.h $(DESTDIR)$(PREFIX)/include/tcpsession.h
-	@if [ -f $(CLI_BIN) ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/bin && \
-	  install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession; fi
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	printf 'prefix=%s\nincludedir=$${prefix}/include\n\nName: tcpsession\nDescription: %s\nVersion: %s\nCflags: -I$${includedir}\n' \
 	  '$(PREFIX)' 'TCP session reassembly from pcap and pcapng captures, in one C header' '$(VERSION)' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc
-	@if [ -f doc/tcpsession.1 ]; then \
-	  install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
-	  install -m 644 doc/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1; fi
+	install -m 644 examples/cli/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/tcpsession.h $(DESTDIR)$(PREFIX)/bin/tcpsession \

@@ -167,7 +167,7 @@ int cmd_list(int argc, char **argv) {
         hooks.user = &ls;
         t0 = cli_now();
         rc = cli_run(&in, &cfg, &hooks, &st, &dst);
-        qsort(ls.v, ls.n, sizeof *ls.v, by_stream);
+        if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_stream);
         if (!json && ncap > 1) printf("# %s\n", argv[i]);
         for (k = 0; k < ls.n; k++) json ? print_json(argv[i], &ls.v[k]) : print_row(&ls.v[k]);
         if (stats) print_stats(&in, &st, cli_now() - t0);
