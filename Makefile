@@ -1,7 +1,7 @@
 # tcpsession - build, tests, fuzzing, benchmarks.  See README.md.
 #
 #   make              examples (needs only a C compiler)
-#   make demo         prints the TCP segments of data/sample.pcap
+#   make demo         lists and follows the TCP sessions of data/sample.pcap
 #   make test         every test suite, the compile tests, then `make sanitize`
 #   make sanitize     the suites again under ASan + UBSan
 #   make fuzz         the libFuzzer harnesses (clang) and their gcc replay drivers
@@ -115,10 +115,12 @@ check-deps-test:
 
 # -------------------------------------------------------------------- demo
 DEMO_CAPTURE ?= data/sample.pcap
+# the sessions of the sample capture, then one followed as tshark prints it
 demo: check-deps-build
-	@$(MAKE) --no-print-directory $(BUILD)/examples/segments
+	@$(MAKE) --no-print-directory $(CLI_BIN)
 	@test -f $(DEMO_CAPTURE) || { echo "$(DEMO_CAPTURE) is missing (see data/)" >&2; exit 1; }
-	./$(BUILD)/examples/segments $(DEMO_CAPTURE)
+	./$(CLI_BIN) list $(DEMO_CAPTURE)
+	./$(CLI_BIN) follow -m ascii -s 2 $(DEMO_CAPTURE)
 
 # ------------------------------------------------------------------- tests
 $(QUICKSTART): tcpsession.h tests/quickstart_extract.sh
