@@ -401,9 +401,13 @@ static void follow_usage(FILE *f) {
             "  --all-data  also print what tshark leaves out: every gap as a marker\n"
             "              (holes at the end, cut segments) and the data after it\n"
             "\n"
-            "Reading stops once every followed session has ended. Exit status: 0, 2 for\n"
-            "a bad command line, 3 when the capture could not be read or only partly\n"
-            "(what was read before the fault is printed).\n");
+            "Reading stops once every followed session has ended (so a fault in the\n"
+            "capture after that point goes unnoticed). Where tshark differs: -e on a pair\n"
+            "of endpoints that several connections used follows the first of them (tshark\n"
+            "mixes them all into one stream).\n"
+            "\n"
+            "Exit status: 0; 2 for a bad command line; 3 when the capture could not be\n"
+            "read or only partly (what was read before the fault is printed).\n");
 }
 
 static int fw_parse_mode(const char *s, size_t n) {
