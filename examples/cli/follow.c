@@ -223,10 +223,6 @@ static int on_close(cli_session *cs, const tcps_event *ev, void *user) {
 
 /* ------------------------------------------------------------- output */
 
-typedef struct fw_out {
-    FILE *f;
-} fw_out;
-
 static void fw_node(const fw_target *t, int i, char *buf, size_t size) {
     char a[64];
     if (!t->found) {
@@ -237,6 +233,10 @@ static void fw_node(const fw_target *t, int i, char *buf, size_t size) {
     snprintf(buf, size, t->node[i].ip_version == 6 ? "[%s]:%u" : "%s:%u", a, t->node[i].port);
 }
 
+/* tshark's hex dump: the offset (upper-case hex, counted per direction over
+   the whole stream), 16 bytes in lower-case hex with an extra space after
+   the 8th, then the bytes as text from column 60 with the same extra space;
+   one trailing space is dropped. */
 static void fw_hex(FILE *f, int node1, uint32_t offset, const uint8_t *p, size_t len) {
     static const char hx[] = "0123456789abcdef";
     char line[96];
@@ -259,7 +259,6 @@ static void fw_hex(FILE *f, int node1, uint32_t offset, const uint8_t *p, size_t
         if (node1) putc('\t', f);
         fputs(line, f);
         putc('\n', f);
-        /* the hex digits of offsets are upper case, the bytes lower case */
         offset += 16;
         i += n;
     }
