@@ -208,8 +208,8 @@ elif [ $have_tshark = 0 ]; then
 else
     t0=$(date +%s)
     known=$tmp/known
-    # "- `FILE` stream N:" lines of KNOWN_DIFFERENCES.md
-    sed -n 's/^- `\([^`]*\)` stream \([0-9][0-9]*\).*/\1\t\2/p' "$top/tests/KNOWN_DIFFERENCES.md" >"$known"
+    # "- `FILE` stream N:" and "- follow `FILE` stream N:" lines of KNOWN_DIFFERENCES.md
+    sed -n 's/^- \(follow \)\{0,1\}`\([^`]*\)` stream \([0-9][0-9]*\).*/\2\t\3/p' "$top/tests/KNOWN_DIFFERENCES.md" >"$known"
     # one line per capture: FILE STREAM... (streams tshark lists, known ones left out)
     awk -F'\t' -v known="$known" '
         BEGIN { while ((getline l < known) > 0) { split(l, k, "\t"); skip[k[1] "\t" k[2]] = 1 } }
