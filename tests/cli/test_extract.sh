@@ -6,6 +6,8 @@
 set -u
 TCPSESSION=${TCPSESSION:-build/tcpsession}
 TCPS_CORPUS=${TCPS_CORPUS:-../shared/corpus}
+# absolute: some checks run tcpflow from another directory
+[ -d "$TCPS_CORPUS" ] && TCPS_CORPUS=$(cd "$TCPS_CORPUS" && pwd)
 CC=${CC:-cc}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
