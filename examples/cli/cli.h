@@ -107,6 +107,8 @@ void cli_time(tcps_time t, char *buf, size_t size);
    '"', '\\' and every byte above 0x7e become \u00XX escapes of their
    value: the reader gets one code point 0-255 per byte, nothing is lost. */
 void cli_json_str(FILE *f, const char *s, size_t n);
+/* The same without the quotes, for strings written in pieces. */
+void cli_json_chars(FILE *f, const char *s, size_t n);
 
 /* ----------------------------------------------------------- commands */
 

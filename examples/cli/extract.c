@@ -612,29 +612,7 @@ static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
 
 /* ------------------------------------------------------- JSON at close */
 
-static void json_esc(FILE *f, const uint8_t *s, size_t n) {
-    /* as cli_json_str without the quotes: one code point (0-255) per byte */
-    size_t i;
-    for (i = 0; i < n; i++) {
-        uint8_t ch = s[i];
-        if (ch == '"' || ch == '\\') {
-            putc('\\', f);
-            putc(ch, f);
-        } else if (ch == '\n') {
-            fputs("\\n", f);
-        } else if (ch == '\r') {
-            fputs("\\r", f);
-        } else if (ch == '\t') {
-            fputs("\\t", f);
-        } else if (ch < 0x20 || ch > 0x7e) {
-            fputs("\\u00", f);
-            putc(hexd[ch >> 4], f);
-            putc(hexd[ch & 15], f);
-        } else {
-            putc(ch, f);
-        }
-    }
-}
+static void json_esc(FILE *f, const uint8_t *s, size_t n) { cli_json_chars(f, (const char *)s, n); }
 
 static void json_hex(FILE *f, const uint8_t *s, size_t n) {
     size_t i;

@@ -132,10 +132,9 @@ void cli_time(tcps_time t, char *buf, size_t size) {
     snprintf(buf, size, "%lld.%09u", (long long)t.sec, t.nsec);
 }
 
-void cli_json_str(FILE *f, const char *s, size_t n) {
+void cli_json_chars(FILE *f, const char *s, size_t n) {
     static const char hx[] = "0123456789abcdef";
     size_t i;
-    putc('"', f);
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch == '"' || ch == '\\') {
@@ -155,6 +154,11 @@ void cli_json_str(FILE *f, const char *s, size_t n) {
             putc(ch, f);
         }
     }
+}
+
+void cli_json_str(FILE *f, const char *s, size_t n) {
+    putc('"', f);
+    cli_json_chars(f, s, n);
     putc('"', f);
 }
 
