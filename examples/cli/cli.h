@@ -82,6 +82,7 @@ typedef struct cli_hooks {
     int (*gap)(cli_session *cs, const tcps_event *ev, void *user);
     int (*close)(cli_session *cs, const tcps_event *ev, void *user); /* summary final */
     void *user;
+    int no_hash; /* the command needs no sha256: cli_dir.sha256 stays empty */
 } cli_hooks;
 
 /* Reassemble one capture, keeping a cli_session per session and calling the

@@ -1056,6 +1056,7 @@ static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
         hooks.gap = on_gap;
         hooks.close = on_close;
         hooks.user = &r;
+        hooks.no_hash = !(o->outputs & (OUT_JSON | OUT_INDEX)); /* only those print the sha256 */
         rc = cli_run(&in, &cfg, &hooks, &st, &dst);
         if (tcps_reader_error(in.rd)->code < 0) {
             const tcps_error *e = tcps_reader_error(in.rd);

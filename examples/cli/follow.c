@@ -730,6 +730,7 @@ int cmd_follow(int argc, char **argv) {
     hooks.gap = on_gap;
     hooks.close = on_close;
     hooks.user = &st;
+    hooks.no_hash = 1;
     rc = cli_run(&in, NULL, &hooks, NULL, NULL);
     cli_close(&in);
     if (rc == FW_STOP) rc = CLI_OK;
