@@ -35,6 +35,11 @@ for tool in ip tcpdump "$python" "$cc"; do
 done
 probe=rtprobe$$
 ip netns add "$probe" 2>/dev/null || skip "cannot create network namespaces"
+if ! ip netns exec "$probe" true 2>/dev/null; then
+    # e.g. in a chroot whose / is not a mount point: netns exec cannot remount
+    ip netns del "$probe" 2>/dev/null
+    skip "cannot run programs in a network namespace (ip netns exec failed)"
+fi
 impair=
 if ip -n "$probe" link add rtp0 type veth peer name rtp1 2>/dev/null; then
     ip netns exec "$probe" tc qdisc add dev rtp0 root netem loss 1% 2>/dev/null && impair=netem
