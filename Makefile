@@ -239,6 +239,8 @@ fuzz-run: fuzz fuzz-corpus
 # The reader benchmark needs libpcap (pkg-config or the plain header).
 BENCH_MB    ?= 1024
 BENCH_FILE  ?= $(BUILD)/bench/traffic-$(BENCH_MB)M.pcap
+# where bench-cli writes the outputs of extract and tcpflow (one file system)
+BENCH_OUT   ?= $(BUILD)/bench/cli-out
 
 $(BUILD)/bench/gen_traffic: tests/bench/gen_traffic.c
 	@mkdir -p $(dir $@)
@@ -256,7 +258,7 @@ bench: bench-reader bench-engine bench-cli
 # the command against tcpflow, tshark and sha256sum on the same capture
 bench-cli: $(CLI_BIN)
 	@$(MAKE) --no-print-directory $(BENCH_FILE)
-	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) bash tests/bench/bench_cli.sh $(BENCH_FILE)
+	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) bash tests/bench/bench_cli.sh $(BENCH_FILE)
 
 bench-reader:
 	@if [ -z "$(PCAP_LIBS)" ]; then echo "bench: libpcap not found (apt-get install libpcap-dev)" >&2; exit 1; fi

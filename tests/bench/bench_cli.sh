@@ -11,7 +11,13 @@
 #
 #   extract   tcpsession extract --outputs data (each direction's bytes to a
 #             file) against tcpflow -r (the same), both writing under
-#             build/bench/cli-out (one file system).       target: >= 5x
+#             $BENCH_OUT (default build/bench/cli-out: one file system),
+#             each into a fresh folder, nothing deleted until both ran
+#             (ext4 without a journal makes file creation scan inodes
+#             deleted in the last minutes, so a tool run right after the
+#             other's output was removed pays for it). Also `cat CAPTURE >
+#             FILE` on the same file system: the floor of reading the
+#             capture and writing its bytes once.      target: >= 5x
 #   follow    every stream, once per stream, the way scripts drive tshark:
 #             tshark -r CAPTURE -q -z follow,tcp,raw,N against
 #             tcpsession follow -m raw -s N. With many streams a fixed sample
@@ -22,7 +28,8 @@
 #   list      tcpsession list --json (hashes every delivered byte) against
 #             sha256sum of the capture file.              target: <= 2x
 #
-# Commands missing from the build (follow, extract) or peers not installed
+# BENCH_EXTRACT_ALL=0 skips the run of extract with every output (about 18x
+# the capture's size on disk). Commands missing from the build (follow, extract) or peers not installed
 # are reported as skipped; the rest still runs. Needs about 3 GB free under
 # build/bench for a 1 GiB capture. Times are wall-clock seconds; the
 # machine is shared, so compare the ratios, not the absolute times.
@@ -33,7 +40,7 @@ BUILD=${BUILD:-build}
 BENCH_MB=${BENCH_MB:-1024}
 CAP=${1:-${BENCH_FILE:-$BUILD/bench/traffic-${BENCH_MB}M.pcap}}
 SAMPLE=${BENCH_FOLLOW_SAMPLE:-3}
-OUT=$BUILD/bench/cli-out
+OUT=${BENCH_OUT:-$BUILD/bench/cli-out}
 CC=${CC:-cc}
 
 die() { echo "bench_cli: $*" >&2; exit 1; }
@@ -47,13 +54,14 @@ if [ ! -f "$CAP" ]; then
 fi
 
 now() { date +%s.%N; }
-# run NAME CMD...: wall seconds into $secs, peak RSS (MB) into $rss, output to $OUT/NAME.log
+# run NAME CMD...: wall seconds into $secs, peak RSS (MB) into $rss, cpu
+# seconds (user+sys) into $cpu, output to $OUT/NAME.log
 run() {
     local name=$1 t0 t1 rc
     shift
     t0=$(now)
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f %M -o "$OUT/$name.rss" "$@" >"$OUT/$name.log" 2>&1
+        /usr/bin/time -f '%M %U %S' -o "$OUT/$name.rss" "$@" >"$OUT/$name.log" 2>&1
         rc=$?
     else
         "$@" >"$OUT/$name.log" 2>&1
@@ -61,7 +69,8 @@ run() {
     fi
     t1=$(now)
     secs=$(echo "$t1 - $t0" | bc -l)
-    rss=$( [ -s "$OUT/$name.rss" ] && awk '{ printf "%.0f", $1 / 1024 }' "$OUT/$name.rss" || echo "?")
+    rss=$( [ -s "$OUT/$name.rss" ] && awk 'END { printf "%.0f", $1 / 1024 }' "$OUT/$name.rss" || echo "?")
+    cpu=$( [ -s "$OUT/$name.rss" ] && awk 'END { printf "%.2f (user %.2f, sys %.2f)", $2 + $3, $2, $3 }' "$OUT/$name.rss" || echo "?")
     return $rc
 }
 fmt() { printf "%.2f" "$1"; }
@@ -100,13 +109,15 @@ elif ! command -v tcpflow >/dev/null; then
     echo "extract: tcpflow not installed, skipped"
     summary+=("extract: tcpflow not installed")
 else
-    mkdir -p "$OUT/tcpflow" "$OUT/extract"
+    mkdir -p "$OUT/tcpflow"
+    run cat sh -c 'cat "$1" >"$2"' sh "$CAP" "$OUT/cat.out"
+    echo "cat CAPTURE > FILE: $(fmt "$secs") s, cpu $cpu"
     run tcpflow tcpflow -r "$CAP" -o "$OUT/tcpflow"
     t_tf=$secs
     rss_tf=$rss
+    cpu_tf=$cpu
     n_tf=$(find "$OUT/tcpflow" -type f ! -name report.xml | wc -l)
     du_tf=$(du -sm "$OUT/tcpflow" | cut -f1)
-    rm -rf "$OUT/tcpflow"
     sync
     if run extract "$BIN" extract --outputs data "$CAP" -o "$OUT/extract" && [ -d "$OUT/extract" ]; then
         t_ex=$secs
@@ -114,20 +125,23 @@ else
         n_ex=$(find "$OUT/extract" -type f -name '*.bin' | wc -l)
         du_ex=$(du -sm "$OUT/extract" | cut -f1)
         r=$(ratio "$t_tf" "$t_ex")
-        echo "extract --outputs data: $(fmt "$t_ex") s ($n_ex files, $du_ex MB, $rss_ex MB peak); tcpflow -r: $(fmt "$t_tf") s ($n_tf files, $du_tf MB, $rss_tf MB peak): $(fmt "$r")x faster (target >= 5)"
+        echo "extract --outputs data: $(fmt "$t_ex") s, cpu $cpu ($n_ex files, $du_ex MB, $rss_ex MB peak)"
+        echo "tcpflow -r:             $(fmt "$t_tf") s, cpu $cpu_tf ($n_tf files, $du_tf MB, $rss_tf MB peak)"
+        echo "extract: $(fmt "$r")x faster than tcpflow (target >= 5)"
         summary+=("extract vs tcpflow           $(fmt "$r")x   target >= 5     $( [ "$(echo "$r >= 5" | bc)" = 1 ] && echo met || echo MISSED)")
-        rm -rf "$OUT/extract"
         sync
-        if run extract-all "$BIN" extract "$CAP" -o "$OUT/extract"; then
-            echo "extract (every output: JSON, data, transcripts, hex, JavaScript, index): $(fmt "$secs") s, $(du -sm "$OUT/extract" | cut -f1) MB, $rss MB peak"
+        if [ "${BENCH_EXTRACT_ALL:-1}" = 0 ]; then
+            echo "extract (every output): skipped (BENCH_EXTRACT_ALL=0)"
+        elif run extract-all "$BIN" extract "$CAP" -o "$OUT/extract-all"; then
+            echo "extract (every output: JSON, data, transcripts, hex, JavaScript, index): $(fmt "$secs") s, cpu $cpu, $(du -sm "$OUT/extract-all" | cut -f1) MB, $rss MB peak"
         else
             echo "extract (every output) failed: $(tail -n 2 "$OUT/extract-all.log")"
         fi
-        rm -rf "$OUT/extract"
     else
         echo "extract failed: $(tail -n 3 "$OUT/extract.log")"
         summary+=("extract: failed")
     fi
+    rm -rf "$OUT/tcpflow" "$OUT/extract" "$OUT/extract-all" "$OUT/cat.out"
 fi
 
 # -------------------------------------------------------------- follow
