@@ -671,4 +671,4 @@ class TCPSessions:
 
     def session_dirs(self, out_dir):
         """The folder dump_all_sessions writes this capture's sessions into."""
-        return os.path.join(out_dir, os.path.splitext(os.path.basename(self.pcap))[0])
+        return os.path.join(out_dir, os.path.basename(self.pcap.rstrip("/")))
