@@ -320,11 +320,15 @@ static ptrdiff_t px_read(void *user, void *buf, size_t len) {
         PyObject *mv = PyMemoryView_FromMemory((char *)buf, (Py_ssize_t)len, PyBUF_WRITE);
         res = mv ? PyObject_CallMethod(r->src, "readinto", "O", mv) : NULL;
         if (mv) {
-            /* the memory is the reader's: no view may outlive this call */
-            PyObject *rel = PyObject_CallMethod(mv, "release", NULL);
+            /* the memory is the reader's: no view may outlive this call
+               (an exception of readinto is kept aside meanwhile) */
+            PyObject *et, *ev, *etb, *rel;
+            PyErr_Fetch(&et, &ev, &etb);
+            rel = PyObject_CallMethod(mv, "release", NULL);
             if (!rel) PyErr_Clear();
             Py_XDECREF(rel);
             Py_DECREF(mv);
+            PyErr_Restore(et, ev, etb);
         }
         if (res) {
             if (res == Py_None) got = 0; /* non-blocking source with nothing now: treat as the end */

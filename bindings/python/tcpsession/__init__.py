@@ -384,12 +384,12 @@ class Session:
 
 def _source(src):
     """(object for C, kind, name): kind 0 path, 1 memory, 2 file object."""
-    if isinstance(src, (str, bytes, os.PathLike)):
+    if isinstance(src, (str, os.PathLike)):
         path = os.fsencode(src)
         if path != b"-" and not os.path.exists(path):
             raise FileNotFoundError(_errno.ENOENT, os.strerror(_errno.ENOENT), os.fsdecode(src))
         return path, 0, os.fsdecode(src)
-    if isinstance(src, (bytearray, memoryview)):
+    if isinstance(src, (bytes, bytearray, memoryview)):
         return src, 1, "<memory>"
     if hasattr(src, "readinto") or hasattr(src, "read"):
         return src, 2, getattr(src, "name", "<file>") if isinstance(getattr(src, "name", None), str) else "<file>"
@@ -477,9 +477,10 @@ class SessionReader:
 def open(src, *, data=True, chunks=True, sha256=False, strict=True, **flags):
     """Iterate over the TCP sessions of a capture, each when it ends.
 
-    src: a path (str, bytes, PathLike; "-" is stdin), a binary file object
+    src: a path (str or PathLike; "-" is stdin), a binary file object
     (anything with readinto or read, e.g. open(p, "rb"), io.BytesIO,
-    gzip.open(p)), or a bytes-like object holding the capture.
+    gzip.open(p)), or a bytes-like object (bytes, bytearray, memoryview)
+    holding the capture itself.
 
     data: keep each direction's bytes (Session.c2s / .s2c); with
     data=False only counts are kept, so memory does not depend on the
