@@ -285,6 +285,12 @@ PY_PKG    := $(wildcard bindings/python/tcpsession/*.py bindings/python/tcpsessi
 PY_EXT    := $(PY_DIR)/tcpsession/_core$(PY_SUFFIX)
 PY_CFLAGS := -O2 -g -fPIC -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-cast-function-type
+# sha256 with OpenSSL's code (as Python's hashlib) where libssl-dev is installed
+PY_OPENSSL := $(shell printf '\043include <openssl/sha.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(PY_OPENSSL),1)
+PY_CFLAGS += -DPX_OPENSSL
+PY_LIBS   := -lcrypto
+endif
 
 python: $(PY_EXT) $(addprefix $(PY_DIR)/tcpsession/,$(notdir $(PY_PKG)))
 
@@ -295,7 +301,7 @@ $(PY_DIR)/tcpsession_wrap.c: bindings/python/tcpsession.i bindings/python/engine
 
 $(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(CLI_HDRS) tcpsession.h
 	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Iexamples/cli -Ibindings/python -o $@ \
-	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) -lz $(LDFLAGS)
+	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) -lz $(PY_LIBS) $(LDFLAGS)
 
 $(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
 	cp $< $@

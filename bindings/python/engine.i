@@ -20,6 +20,25 @@
 #include "tcpsession.h"
 #include "cli.h" /* the command's extract, and sha256.h */
 
+/* The sha256 of each direction: OpenSSL's (SHA-NI or AVX2 code where the
+   processor has them, the same code Python's hashlib runs) when the build
+   found its header (PX_OPENSSL), else the command's portable sha256.h. */
+#ifdef PX_OPENSSL
+#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: no allocation per context */
+#include <openssl/sha.h>
+typedef SHA256_CTX px_sha;
+#define px_sha_init(c) SHA256_Init(c)
+#define px_sha_update(c, p, n) SHA256_Update((c), (p), (n))
+#define px_sha_final(c, d) SHA256_Final((d), (c))
+#define PX_SHA_IMPL "openssl"
+#else
+typedef sha256_ctx px_sha;
+#define px_sha_init(c) sha256_init(c)
+#define px_sha_update(c, p, n) sha256_update((c), (p), (n))
+#define px_sha_final(c, d) sha256_final((c), (d))
+#define PX_SHA_IMPL "builtin"
+#endif
+
 #define PX_DATA 0x1   /* keep each direction's delivered bytes */
 #define PX_CHUNKS 0x2 /* keep the list of chunks and gaps */
 #define PX_SHA 0x4    /* sha256 of each direction, in C */
@@ -46,7 +65,7 @@ typedef struct px_sess {
     size_t nch, cch;
     px_gap *gp;
     size_t ngp, cgp;
-    sha256_ctx sha[2];
+    px_sha sha[2];
     char sha_hex[2][65];
     unsigned opts;
     int closed, oom;
@@ -151,8 +170,8 @@ static int px_on_open(const tcps_event *ev, void *user) {
     s->snap = *ev->session;
     s->live = ev->session;
     if (s->opts & PX_SHA) {
-        sha256_init(&s->sha[0]);
-        sha256_init(&s->sha[1]);
+        px_sha_init(&s->sha[0]);
+        px_sha_init(&s->sha[1]);
     }
     s->next = r->live;
     if (r->live) r->live->prev = s;
@@ -201,7 +220,7 @@ static int px_on_data(const tcps_event *ev, void *user) {
         memcpy(s->data[d] + s->len[d], ev->data.ptr, n);
         s->len[d] += n;
     }
-    if (s->opts & PX_SHA) sha256_update(&s->sha[d], ev->data.ptr, n);
+    if (s->opts & PX_SHA) px_sha_update(&s->sha[d], ev->data.ptr, n);
     s->delivered[d] += n;
     if (r->on_data) {
         PyGILState_STATE g = PyGILState_Ensure();
@@ -276,7 +295,7 @@ static int px_on_close(const tcps_event *ev, void *user) {
     if (s->opts & PX_SHA)
         for (i = 0; i < 2; i++) {
             uint8_t dg[32];
-            sha256_final(&s->sha[i], dg);
+            px_sha_final(&s->sha[i], dg);
             sha256_hex(dg, s->sha_hex[i]);
         }
     px_unlink(r, s);
@@ -852,6 +871,9 @@ PyObject *px_sess_sha256(PyObject *cap, int dir) {
     if (!(s->opts & PX_SHA) || !s->closed) Py_RETURN_NONE;
     return PyUnicode_FromString(s->sha_hex[dir & 1]);
 }
+
+/* Which sha256 code the binding runs: "openssl" or "builtin". */
+const char *px_sha_impl(void) { return PX_SHA_IMPL; }
 
 /* tcpsession extract, as the command runs it: argv without the program
    name ("extract", options, captures). Returns the command's exit status;

@@ -25,6 +25,18 @@ if not os.path.isfile(HEADER):
     sys.exit("setup.py: %s is missing: build from a tcpsession checkout (bindings/python)" % HEADER)
 
 
+def have_openssl():
+    """OpenSSL's sha256 (the code hashlib runs) when its header is installed; TCPS_NO_OPENSSL=1 refuses it."""
+    if os.environ.get("TCPS_NO_OPENSSL"):
+        return False
+    import sysconfig
+    dirs = ["/usr/include", "/usr/local/include", sysconfig.get_config_var("INCLUDEDIR") or ""]
+    return any(os.path.exists(os.path.join(d, "openssl", "sha.h")) for d in dirs if d)
+
+
+OPENSSL = have_openssl()
+
+
 def version():
     with open(HEADER) as f:
         for line in f:
@@ -62,9 +74,9 @@ setup(
         "tcpsession._core",
         sources=["tcpsession.i"],  # replaced by BuildExt
         include_dirs=[TOP, CLI, HERE],
-        define_macros=[("_POSIX_C_SOURCE", "200809L")],
+        define_macros=[("_POSIX_C_SOURCE", "200809L")] + ([("PX_OPENSSL", "1")] if OPENSSL else []),
         extra_compile_args=["-std=c99"],
-        libraries=["z"],
+        libraries=["z"] + (["crypto"] if OPENSSL else []),
     )],
     cmdclass={"build_ext": BuildExt},
     python_requires=">=3.8",
