@@ -16,6 +16,7 @@
    come back as (code, offset, message) tuples and the Python layer turns
    them into tcpsession.Error subclasses. */
 %{
+#include <stddef.h>
 #include <string.h>
 #include "tcpsession.h"
 #include "cli.h" /* the command's extract, and sha256.h */
@@ -55,11 +56,24 @@ typedef struct px_gap {
     int dir, reason;
 } px_gap;
 
+/* Kept bytes live in a list of blocks that double from 256 bytes up to
+   PX_BLOCK_MAX: no reallocation copies, and blocks small enough for
+   malloc to reuse from one session to the next (one contiguous buffer per
+   direction made the allocator map and unmap memory for every big session:
+   a page fault per 4 KiB, which cost more than the reassembly). */
+#define PX_BLOCK_MIN 256
+#define PX_BLOCK_MAX 65000
+typedef struct px_block {
+    struct px_block *next;
+    size_t len, cap;
+    uint8_t d[1];
+} px_block;
+
 typedef struct px_sess {
     tcps_session snap;        /* the session at its last update (final once closed) */
     const tcps_session *live; /* the engine's copy while open */
-    uint8_t *data[2];
-    size_t len[2], cap[2];
+    struct px_block *head[2], *tail[2]; /* the kept bytes of each direction */
+    size_t len[2];
     uint64_t delivered[2];
     px_chunk *ch;
     size_t nch, cch;
@@ -96,10 +110,52 @@ static const char PX_CAPSULE[] = "tcpsession.session";
 
 /* ------------------------------------------------------- session records */
 
+static void px_free_blocks(px_sess *s) {
+    int i;
+    for (i = 0; i < 2; i++) {
+        px_block *b = s->head[i];
+        while (b) {
+            px_block *nx = b->next;
+            free(b);
+            b = nx;
+        }
+        s->head[i] = s->tail[i] = NULL;
+        s->len[i] = 0;
+    }
+}
+
+/* Append n bytes to direction d; -1 when out of memory. */
+static int px_append(px_sess *s, int d, const uint8_t *p, size_t n) {
+    while (n) {
+        px_block *b = s->tail[d];
+        size_t k;
+        if (!b || b->len == b->cap) {
+            size_t cap = b ? b->cap * 2 : PX_BLOCK_MIN;
+            if (cap > PX_BLOCK_MAX) cap = PX_BLOCK_MAX;
+            if (!b && n > cap) cap = n < PX_BLOCK_MAX ? n : PX_BLOCK_MAX;
+            b = (px_block *)malloc(offsetof(px_block, d) + cap);
+            if (!b) return -1;
+            b->next = NULL;
+            b->len = 0;
+            b->cap = cap;
+            if (s->tail[d]) s->tail[d]->next = b;
+            else s->head[d] = b;
+            s->tail[d] = b;
+        }
+        k = b->cap - b->len;
+        if (k > n) k = n;
+        memcpy(b->d + b->len, p, k);
+        b->len += k;
+        s->len[d] += k;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
 static void px_sess_free(px_sess *s) {
     if (!s) return;
-    free(s->data[0]);
-    free(s->data[1]);
+    px_free_blocks(s);
     free(s->ch);
     free(s->gp);
     free(s);
@@ -213,12 +269,10 @@ static int px_on_data(const tcps_event *ev, void *user) {
         c->pos = s->delivered[d];
     }
     if (s->opts & PX_DATA) {
-        if (px_grow((void **)&s->data[d], &s->cap[d], s->len[d] + n, 1)) {
+        if (px_append(s, d, ev->data.ptr, n)) {
             r->nomem = 1;
             return 1;
         }
-        memcpy(s->data[d] + s->len[d], ev->data.ptr, n);
-        s->len[d] += n;
     }
     if (s->opts & PX_SHA) px_sha_update(&s->sha[d], ev->data.ptr, n);
     s->delivered[d] += n;
@@ -799,7 +853,18 @@ PyObject *px_sess_data(PyObject *cap, int dir) {
     if (!s) return NULL;
     if (!(s->opts & PX_DATA)) Py_RETURN_NONE;
     dir &= 1;
-    return PyBytes_FromStringAndSize(s->len[dir] ? (const char *)s->data[dir] : "", (Py_ssize_t)s->len[dir]);
+    {
+        PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)s->len[dir]);
+        char *w;
+        const px_block *b;
+        if (!out) return NULL;
+        w = PyBytes_AS_STRING(out);
+        for (b = s->head[dir]; b; b = b->next) {
+            memcpy(w, b->d, b->len);
+            w += b->len;
+        }
+        return out;
+    }
 }
 
 /* Drop the kept bytes now. */
@@ -807,11 +872,8 @@ PyObject *px_sess_release(PyObject *cap) {
     px_sess *s = px_sess_of(cap);
     int i;
     if (!s) return NULL;
-    for (i = 0; i < 2; i++) {
-        free(s->data[i]);
-        s->data[i] = NULL;
-        s->len[i] = s->cap[i] = 0;
-    }
+    (void)i;
+    px_free_blocks(s);
     s->opts &= ~(unsigned)PX_DATA;
     Py_RETURN_NONE;
 }
