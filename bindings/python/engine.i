@@ -104,6 +104,7 @@ typedef struct px_run {
     uint64_t err_offset;
     const char *err_message;
     int nomem;
+    int busy;           /* a call is feeding it (GIL released, or in a callback) */
 } px_run;
 
 static const char PX_CAPSULE[] = "tcpsession.session";
@@ -467,6 +468,20 @@ static px_run *px_run_of(PyObject *cap) {
     return r;
 }
 
+/* The run for a call that feeds or frees it: refused while another call
+   is at work on it (another thread, or a callback of this one). Checked
+   and set with the GIL held, so two threads cannot both pass. */
+static px_run *px_run_enter(PyObject *cap) {
+    px_run *r = px_run_of(cap);
+    if (r && r->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this reader is in use (by another thread, or by the call whose callback this is)");
+        return NULL;
+    }
+    if (r) r->busy = 1;
+    return r;
+}
+
 static PyObject *px_none_or(PyObject *o) {
     if (o == Py_None) return NULL;
     Py_XINCREF(o);
@@ -610,6 +625,10 @@ static PyObject *px_dir(const tcps_dir_stats *d) {
    What SWIG wraps: PyObject* in, PyObject* out. The Python layer
    (tcpsession/__init__.py) is the documented API; these are its engine. */
 
+%ignore px_iter_next_;
+%ignore px_reasm_feed_capture_;
+%ignore px_reasm_feed_packets_;
+
 %inline %{
 /* A run that iterates a capture. kind: 0 path (bytes), 1 buffer, 2 file
    object. opts: PX_* bits. flags: TCPS_F_* bits. */
@@ -629,10 +648,18 @@ PyObject *px_iter_open(PyObject *src, int kind, unsigned opts, unsigned flags) {
 /* The next sessions that ended: (list of capsules, error tuple or None).
    An empty list means the capture is done. A read error of a file object
    is raised as the file object raised it. */
+static PyObject *px_iter_next_(px_run *r);
 PyObject *px_iter_next(PyObject *runcap) {
-    px_run *r = px_run_of(runcap);
-    PyObject *list, *out;
+    px_run *r = px_run_enter(runcap);
+    PyObject *out;
     if (!r) return NULL;
+    out = px_iter_next_(r);
+    r->busy = 0;
+    return out;
+}
+
+static PyObject *px_iter_next_(px_run *r) {
+    PyObject *list, *out;
     if (!r->qhead && !r->done) px_pump(r, 1);
     if (r->done && !r->qhead && r->ctx && r->rd) {
         /* end of input (clean or not): close what is still open */
@@ -688,9 +715,17 @@ PyObject *px_reasm_new(unsigned opts, unsigned flags, PyObject *on_open, PyObjec
 }
 
 /* Feed a whole capture; returns the error tuple or None. */
+static PyObject *px_reasm_feed_capture_(px_run *r, PyObject *src, int kind);
 PyObject *px_reasm_feed_capture(PyObject *runcap, PyObject *src, int kind) {
-    px_run *r = px_run_of(runcap);
+    px_run *r = px_run_enter(runcap);
+    PyObject *out;
     if (!r) return NULL;
+    out = px_reasm_feed_capture_(r, src, kind);
+    r->busy = 0;
+    return out;
+}
+
+static PyObject *px_reasm_feed_capture_(px_run *r, PyObject *src, int kind) {
     if (!r->ctx) {
         PyErr_SetString(PyExc_ValueError, "the reassembler is closed");
         return NULL;
@@ -710,11 +745,19 @@ PyObject *px_reasm_feed_capture(PyObject *runcap, PyObject *src, int kind) {
 
 /* Feed packets: an iterable of (timestamp, frame bytes), the timestamp a
    number of seconds or a (sec, nsec) pair. */
+static PyObject *px_reasm_feed_packets_(px_run *r, PyObject *iterable, unsigned linktype);
 PyObject *px_reasm_feed_packets(PyObject *runcap, PyObject *iterable, unsigned linktype) {
-    px_run *r = px_run_of(runcap);
+    px_run *r = px_run_enter(runcap);
+    PyObject *out;
+    if (!r) return NULL;
+    out = px_reasm_feed_packets_(r, iterable, linktype);
+    r->busy = 0;
+    return out;
+}
+
+static PyObject *px_reasm_feed_packets_(px_run *r, PyObject *iterable, unsigned linktype) {
     PyObject *it, *item;
     long long count = 0;
-    if (!r) return NULL;
     if (!r->ctx) {
         PyErr_SetString(PyExc_ValueError, "the reassembler is closed");
         return NULL;
@@ -768,13 +811,17 @@ PyObject *px_reasm_feed_packets(PyObject *runcap, PyObject *iterable, unsigned l
 
 /* End of input: every open session is closed (their callbacks run). */
 PyObject *px_reasm_finish(PyObject *runcap) {
-    px_run *r = px_run_of(runcap);
+    px_run *r = px_run_enter(runcap);
     int rc;
     if (!r) return NULL;
-    if (!r->ctx) Py_RETURN_NONE;
+    if (!r->ctx) {
+        r->busy = 0;
+        Py_RETURN_NONE;
+    }
     Py_BEGIN_ALLOW_THREADS
     rc = tcps_finish(r->ctx);
     Py_END_ALLOW_THREADS
+    r->busy = 0;
     if (px_check(r)) return NULL;
     if (rc < 0 && rc != TCPS_E_ABORTED)
         return Py_BuildValue("(iKss)", rc, 0ULL, tcps_ctx_error(r->ctx)->message, tcps_result_name(rc));
@@ -783,8 +830,9 @@ PyObject *px_reasm_finish(PyObject *runcap) {
 
 /* Free the engine now (the capsule would do it when collected). */
 PyObject *px_run_close(PyObject *runcap) {
-    px_run *r = px_run_of(runcap);
+    px_run *r = px_run_enter(runcap);
     if (!r) return NULL;
+    r->busy = 0;
     if (r->ctx) tcps_destroy(r->ctx);
     r->ctx = NULL;
     px_close_reader(r);

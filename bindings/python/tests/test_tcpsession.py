@@ -462,6 +462,26 @@ class TestReassembler(unittest.TestCase):
                 raise RuntimeError("leave")
         self.assertEqual(closed, [])
 
+    def test_reentry_from_a_callback_is_refused(self):
+        r = None
+
+        def on_data(session, *a):
+            r.close()  # would free the engine under the running call
+
+        r = tcpsession.Reassembler(on_data=on_data)
+        with self.assertRaises(RuntimeError):
+            r.feed_capture(SAMPLE)
+        r.close()  # now it may
+        r2 = None
+
+        def on_open(session):
+            r2.feed_capture(SAMPLE)
+
+        r2 = tcpsession.Reassembler(on_open=on_open)
+        with self.assertRaises(RuntimeError):
+            r2.feed_capture(SAMPLE)
+        r2.close()
+
     def test_bad_packets(self):
         r = tcpsession.Reassembler()
         with self.assertRaises(TypeError):
