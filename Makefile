@@ -309,12 +309,20 @@ $(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
 test-python: python $(CLI_BIN)
 	@PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash bindings/python/tests/run.sh
 
-bench-python: python $(CLI_BIN)
-	@$(MAKE) --no-print-directory $(BENCH_FILE)
-	PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) DPKT_PYTHON=$(DPKT_PYTHON) \
-	  $(PYTHON) bindings/python/tests/bench.py $(BENCH_FILE)
+# BENCH_FILE (1 GiB of mostly full-size frames), then a capture of small
+# packets: BENCH_PY_SESSIONS sessions of 8 packets (per-packet costs)
+DPKT_PYTHON       ?= /usr/bin/python3
+BENCH_PY_SESSIONS ?= 100000
+BENCH_PY_SMALL    := $(BUILD)/bench/sessions-$(BENCH_PY_SESSIONS).pcap
 
-DPKT_PYTHON ?= /usr/bin/python3
+$(BENCH_PY_SMALL): bindings/python/tests/mkbench.py bindings/python/tests/capgen.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) bindings/python/tests/mkbench.py $@.tmp $(BENCH_PY_SESSIONS) && mv $@.tmp $@
+
+bench-python: python $(CLI_BIN)
+	@$(MAKE) --no-print-directory $(BENCH_FILE) $(BENCH_PY_SMALL)
+	PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) DPKT_PYTHON=$(DPKT_PYTHON) \
+	  $(PYTHON) bindings/python/tests/bench.py $(BENCH_FILE) $(BENCH_PY_SMALL)
 
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)

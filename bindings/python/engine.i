@@ -105,6 +105,7 @@ typedef struct px_run {
     const char *err_message;
     int nomem;
     int busy;           /* a call is feeding it (GIL released, or in a callback) */
+    size_t qn, qbytes;  /* sessions queued, and their kept bytes */
 } px_run;
 
 static const char PX_CAPSULE[] = "tcpsession.session";
@@ -379,6 +380,8 @@ static int px_on_close(const tcps_event *ev, void *user) {
     if (r->qtail) r->qtail->qnext = s;
     else r->qhead = s;
     r->qtail = s;
+    r->qn++;
+    r->qbytes += s->len[0] + s->len[1];
     return 0;
 }
 
@@ -570,13 +573,25 @@ static void px_note_error(px_run *r, const tcps_error *e) {
     r->err_message = e->message;
 }
 
-/* Read packets until a session is queued, the capture ends or something
-   stops; the GIL is released meanwhile. */
+/* Sessions are handed to Python in batches, to pay the GIL and the call
+   once for many: a batch is complete at PX_BATCH sessions, PX_BATCH_BYTES
+   of kept bytes, or PX_BATCH_PACKETS packets after its first session ended
+   (so a session is never held back long), and at the end of the capture. */
+#define PX_BATCH 64
+#define PX_BATCH_BYTES (4u << 20)
+#define PX_BATCH_PACKETS 4096
+
+/* Read packets until a batch of sessions is queued (until_queued), the
+   capture ends or something stops; the GIL is released meanwhile. */
 static void px_pump(px_run *r, int until_queued) {
     tcps_packet pkt;
     int rc;
+    unsigned since = 0;
     Py_BEGIN_ALLOW_THREADS
-    while (!r->done && !(until_queued && r->qhead) && !r->exc_type && !r->nomem) {
+    while (!r->done && !r->exc_type && !r->nomem) {
+        if (until_queued && r->qhead &&
+            (r->qn >= PX_BATCH || r->qbytes >= PX_BATCH_BYTES || ++since > PX_BATCH_PACKETS))
+            break;
         rc = tcps_reader_next(r->rd, &pkt);
         if (rc == TCPS_DONE) {
             r->done = 1;
@@ -679,6 +694,8 @@ static PyObject *px_iter_next_(px_run *r) {
         r->qhead = s->qnext;
         if (!r->qhead) r->qtail = NULL;
         s->qnext = NULL;
+        r->qn--;
+        r->qbytes -= s->len[0] + s->len[1];
         c = PyCapsule_New(s, PX_CAPSULE, px_capsule_free);
         if (!c) {
             px_sess_free(s);
@@ -849,6 +866,7 @@ PyObject *px_run_close(PyObject *runcap) {
         px_sess_free(s);
     }
     r->qtail = NULL;
+    r->qn = r->qbytes = 0;
     Py_RETURN_NONE;
 }
 
@@ -980,6 +998,40 @@ PyObject *px_sess_sha256(PyObject *cap, int dir) {
     if (!s) return NULL;
     if (!(s->opts & PX_SHA) || !s->closed) Py_RETURN_NONE;
     return PyUnicode_FromString(s->sha_hex[dir & 1]);
+}
+
+/* The session as `tcpsession list --json` prints it (one line, no newline);
+   capture_json: the capture's name already as a JSON string literal;
+   c2s_hex, s2c_hex: the hashes when the binding did not compute them (""
+   to use its own). */
+PyObject *px_sess_list_json(PyObject *cap, const char *capture_json, const char *c2s_hex, const char *s2c_hex) {
+    px_sess *s = px_sess_of(cap);
+    const tcps_session *t;
+    char c[64], sv[64], line[1024];
+    static const char *const ends[] = {"open", "fin", "rst", "timeout", "eof", "evicted", "reused"};
+    int n, end;
+    if (!s) return NULL;
+    t = s->live ? s->live : &s->snap;
+    end = s->closed ? s->snap.end : t->end;
+    tcps_addr_to_string(t->client.addr, t->client.ip_version, c, sizeof c);
+    tcps_addr_to_string(t->server.addr, t->server.ip_version, sv, sizeof sv);
+    n = snprintf(line, sizeof line,
+                 "{\"stream\":%llu,\"client_ip\":\"%s\",\"client_port\":%u,\"server_ip\":\"%s\",\"server_port\":%u,"
+                 "\"c2s_bytes\":%llu,\"s2c_bytes\":%llu,\"c2s_missing\":%llu,\"s2c_missing\":%llu,"
+                 "\"c2s_sha256\":\"%s\",\"s2c_sha256\":\"%s\",\"packets\":%llu,\"first_ts\":%lld.%09u,"
+                 "\"last_ts\":%lld.%09u,\"end\":\"%s\",\"capture\":",
+                 (unsigned long long)t->stream, c, t->client.port, sv, t->server.port,
+                 (unsigned long long)t->dir[0].bytes, (unsigned long long)t->dir[1].bytes,
+                 (unsigned long long)t->dir[0].missing, (unsigned long long)t->dir[1].missing,
+                 *c2s_hex || !(s->opts & PX_SHA) ? c2s_hex : s->sha_hex[0],
+                 *s2c_hex || !(s->opts & PX_SHA) ? s2c_hex : s->sha_hex[1], (unsigned long long)t->packets,
+                 (long long)t->first_ts.sec, (unsigned)t->first_ts.nsec, (long long)t->last_ts.sec,
+                 (unsigned)t->last_ts.nsec, end >= 0 && end <= 6 ? ends[end] : "open");
+    if (n < 0 || (size_t)n >= sizeof line) {
+        PyErr_SetString(PyExc_OverflowError, "line too long");
+        return NULL;
+    }
+    return PyUnicode_FromFormat("%s%s}", line, capture_json);
 }
 
 /* Which sha256 code the binding runs: "openssl" or "builtin". */

@@ -20,6 +20,7 @@ The old pure-Python TCPSession surface is :class:`TCPSessions`.
 import builtins as _builtins
 import collections
 import errno as _errno
+import functools
 import hashlib
 import json
 import os
@@ -138,6 +139,31 @@ DirStats.__doc__ = "Counters of one direction (tcps_dir_stats); wscale is -1 whe
 
 NetworkTuple = collections.namedtuple("NetworkTuple", "sip dip sp dp proto")
 NetworkTuple.__doc__ = "Client address, server address, client port, server port, protocol (6)."
+
+
+@functools.lru_cache(maxsize=64)
+def _json_name(name):
+    """A capture name as the command writes it in JSON: bytes above 0x7e and
+    control characters as \\u00XX of each byte of the name's encoding."""
+    if name is None:
+        return "null"
+    out = ['"']
+    for b in os.fsencode(name):
+        c = chr(b)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif b < 0x20 or b > 0x7e:
+            out.append("\\u00%02x" % b)
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
 
 
 def _t(sec, nsec):
@@ -362,6 +388,14 @@ class Session:
             "first_ts": _tstr(*i[8]), "last_ts": _tstr(*i[9]), "end": END_NAMES.get(i[5], "open"),
             "capture": self.capture,
         }
+
+    def to_json(self):
+        """The session as one line of ``tcpsession list --json``, made in C (needs
+        sha256=True for the hashes, else the kept bytes are hashed here)."""
+        cap = _json_name(self.capture)
+        if _core.px_sess_sha256(self._cap, 0) is not None:
+            return _core.px_sess_list_json(self._cap, cap, "", "")
+        return _core.px_sess_list_json(self._cap, cap, self.sha256(C2S), self.sha256(S2C))
 
     def release(self):
         """Free the kept bytes now (counts, chunks and gaps stay)."""

@@ -42,7 +42,7 @@ import json, sys, tcpsession
 out = open("/dev/null", "w")
 n = 0
 for s in tcpsession.open(sys.argv[1], data=False, chunks=False, sha256=True):
-    out.write(json.dumps(s.to_dict()) + "\n")
+    out.write(s.to_json() + "\n")
     n += 1
 print(n, file=sys.stderr)
 '''
@@ -52,25 +52,27 @@ import hashlib, json, sys, tcpsession
 out = open("/dev/null", "w")
 n = 0
 for s in tcpsession.open(sys.argv[1], chunks=False):
-    d = s.to_dict()  # the hashes there come from hashlib over s.c2s / s.s2c
-    out.write(json.dumps(d) + "\n")
+    out.write(s.to_json() + "\n")  # the hashes: hashlib over s.c2s and s.s2c
     s.release()
     n += 1
 print(n, file=sys.stderr)
 '''
 
 THREADS = r'''
-import sys, threading, time, tcpsession
+import resource, sys, threading, time, tcpsession
 def work(res, i):
     res[i] = sum(s.c2s_bytes + s.s2c_bytes for s in
                  tcpsession.open(sys.argv[1], data=False, chunks=False, sha256=True))
 nthreads = int(sys.argv[2])
 res = [None] * nthreads
-t0 = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 ts = [threading.Thread(target=work, args=(res, i)) for i in range(nthreads)]
 for t in ts: t.start()
 for t in ts: t.join()
-print("%.6f %s" % (time.perf_counter() - t0, res))
+print("%.6f %.6f %s" % (time.perf_counter() - t0, cpu() - c0, res))
 '''
 
 # A reassembly loop on dpkt, as the old pure-Python tool was built: per
@@ -108,6 +110,8 @@ with open(path, "rb") as fp:
         syn = tcp.flags & dpkt.tcp.TH_SYN
         ack = tcp.flags & dpkt.tcp.TH_ACK
         if f is None:
+            if not (syn or tcp.data):
+                continue  # a late ACK or FIN of a flow already reported
             client = b if (syn and ack) else a
             f = flows[key] = {"stream": nstream[0], "client": client, "next": [None, None], "pend": [{}, {}],
                               "n": [0, 0], "h": [hashlib.sha256(), hashlib.sha256()], "fin": [False, False],
@@ -189,9 +193,15 @@ def best(cmd, env=None):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         sys.exit(__doc__)
-    cap = sys.argv[1]
+    for i, cap in enumerate(sys.argv[1:]):
+        if i:
+            print()
+        bench(cap, threads=(i == 0))
+
+
+def bench(cap, threads):
     python = os.environ.get("PYTHON", sys.executable)
     pydir = os.environ.get("PYDIR")
     cli = os.environ.get("TCPSESSION", "build/tcpsession")
@@ -244,19 +254,23 @@ def main():
     print("bytes+hashlib vs CLI:  %.2fx the CLI's cpu time (%.2fx wall); vs dpkt %.1fx faster by cpu" % (
         bpy_cpu / cli_cpu, bpy_wall / cli_wall, dpkt_cpu / bpy_cpu))
 
-    # parallelism: one process, one thread then two threads on the same capture
-    walls = {}
+    if not threads:
+        return
+    # parallelism: one process, one thread then two threads on the same capture. The
+    # process's cpu time over its wall time says how many threads really ran at once
+    # (wall time alone also counts the other jobs of a shared machine).
+    walls, cpus = {}, {}
     for n in (1, 2):
-        best_w = None
         for _ in range(RUNS):
             out = subprocess.run([python, "-c", THREADS, cap, str(n)], env=env, stdout=subprocess.PIPE,
-                                 check=True).stdout.decode().split(" ", 1)
-            wt = float(out[0])
-            best_w = wt if best_w is None else min(best_w, wt)
-        walls[n] = best_w
-    print("2 threads, 2 readings: %.3f s wall against %.3f s for 1 thread and 1 reading: %.2fx the time "
-          "for 2x the work (1.0 = fully parallel, 2.0 = serial; %d cores here)" % (
-              walls[2], walls[1], walls[2] / walls[1], os.cpu_count() or 0))
+                                 check=True).stdout.decode().split(" ", 2)
+            wt, ct = float(out[0]), float(out[1])
+            if n not in walls or wt < walls[n]:
+                walls[n], cpus[n] = wt, ct
+    print("threads: 1 thread reading the capture %.3f s wall (%.2f cpu s); 2 threads each reading it "
+          "%.3f s wall (%.2f cpu s): %.2fx the wall time for 2x the work (1.0 = fully parallel, 2.0 = serial), "
+          "%.2f cores busy on average (%d cores here)" % (
+              walls[1], cpus[1], walls[2], cpus[2], walls[2] / walls[1], cpus[2] / walls[2], os.cpu_count() or 0))
 
 
 if __name__ == "__main__":
