@@ -622,6 +622,39 @@ class TestScale(Tmp):
         self.assertEqual(results["b"], want_big)
         self.assertEqual(results["c"], want_small)
 
+    def test_python_runs_while_c_reads(self):
+        """The GIL is released while C works: another thread makes progress
+        inside the time one feed_capture call (no callbacks: one C call for
+        the whole capture) is running. Ordering, not speed, is checked."""
+        import time
+        state = {}
+
+        def reader():
+            r = tcpsession.Reassembler()
+            state["calling"] = time.perf_counter()
+            r.feed_capture(self.big)
+            state["returned"] = time.perf_counter()
+            r.close()
+
+        t = threading.Thread(target=reader)
+        marks = []
+        t.start()
+        while "returned" not in state:
+            marks.append(time.perf_counter())
+            for _ in range(200):
+                pass
+        t.join()
+        lo, hi = state["calling"], state["returned"]
+        if hi - lo < 0.1:
+            self.skipTest("the C call was too short to tell (%.3f s)" % (hi - lo))
+        # in the middle half of the call: with the GIL held, the other thread
+        # could only run for a switch interval (5 ms) at each end (the call
+        # lets go briefly while opening the file; the caller's bytecode after
+        # it lets go before "returned" is set)
+        a, b = lo + (hi - lo) / 4, hi - (hi - lo) / 4
+        inside = sum(1 for m in marks if a < m < b)
+        self.assertGreater(inside, 0, "no Python ran in the middle of %.3f s of C" % (hi - lo))
+
     def test_threads_with_callbacks(self):
         totals = {}
 
