@@ -106,6 +106,7 @@ typedef struct px_run {
     int nomem;
     int busy;           /* a call is feeding it (GIL released, or in a callback) */
     size_t qn, qbytes;  /* sessions queued, and their kept bytes */
+    uint64_t fed;       /* packets fed */
 } px_run;
 
 static const char PX_CAPSULE[] = "tcpsession.session";
@@ -608,6 +609,12 @@ static void px_pump(px_run *r, int until_queued) {
             px_note_error(r, tcps_ctx_error(r->ctx));
             r->done = 1;
             break;
+        }
+        if ((++r->fed & 0xffff) == 0) {
+            /* now and then, let Ctrl-C (a signal handler's exception) stop a long run */
+            Py_BLOCK_THREADS
+            if (PyErr_CheckSignals() < 0) px_store_exc(r);
+            Py_UNBLOCK_THREADS
         }
     }
     Py_END_ALLOW_THREADS

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tracemalloc
 import traceback
 import unittest
@@ -626,7 +627,6 @@ class TestScale(Tmp):
         """The GIL is released while C works: another thread makes progress
         inside the time one feed_capture call (no callbacks: one C call for
         the whole capture) is running. Ordering, not speed, is checked."""
-        import time
         state = {}
 
         def reader():
@@ -654,6 +654,30 @@ class TestScale(Tmp):
         a, b = lo + (hi - lo) / 4, hi - (hi - lo) / 4
         inside = sum(1 for m in marks if a < m < b)
         self.assertGreater(inside, 0, "no Python ran in the middle of %.3f s of C" % (hi - lo))
+
+    def test_a_signal_stops_a_long_run(self):
+        """Ctrl-C during a long C call: the handler's exception stops the feeding."""
+        import signal
+
+        class Alarm(Exception):
+            pass
+
+        def handler(signum, frame):
+            raise Alarm()
+
+        old = signal.signal(signal.SIGALRM, handler)
+        r = tcpsession.Reassembler()
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with self.assertRaises(Alarm):
+                r.feed_capture(self.big)
+                time.sleep(5)  # finished before the alarm: it comes here instead
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+        fed = r.stats["packets"]
+        r.close()
+        self.assertLess(fed, self.N * 8, "the whole capture was fed: the alarm came after")
 
     def test_threads_with_callbacks(self):
         totals = {}
