@@ -410,8 +410,11 @@ class Session:
 
     def __repr__(self):
         i = self._i()
-        return "<Session %d %s:%d -> %s:%d %d/%d bytes %s>" % (
-            i[1], i[2][0], i[2][1], i[3][0], i[3][1], i[13][0], i[14][0], END_NAMES.get(i[5], "open"))
+
+        def ep(e):
+            return ("[%s]:%d" if e[2] == 6 else "%s:%d") % (e[0], e[1])
+        return "<Session %d %s -> %s %d/%d bytes %s>" % (
+            i[1], ep(i[2]), ep(i[3]), i[13][0], i[14][0], END_NAMES.get(i[5], "open"))
 
 
 # ----------------------------------------------------------------- sources
