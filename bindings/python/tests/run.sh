@@ -22,5 +22,6 @@ if ! make --no-print-directory python PYTHON="$PYTHON" >/dev/null 2>"${TMPDIR:-/
     exit 1
 fi
 rm -f "${TMPDIR:-/tmp}/tcps-py-build.$$"
+export PYTHONDONTWRITEBYTECODE=1  # nothing written into the source tree
 export TCPS_CORPUS=${TCPS_CORPUS:-../shared/corpus}
 PYTHONPATH="$PYDIR${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" bindings/python/tests/run_tests.py "$@"
