@@ -1,0 +1,712 @@
+"""TCP session reassembly from pcap and pcapng captures.
+
+A thin layer over the C library tcpsession.h (through its SWIG wrapper,
+``tcpsession.core``). Reading and reassembling run in C with the GIL
+released; Python sees one object per session when the session ends.
+
+    import tcpsession
+
+    for s in tcpsession.open("capture.pcap"):
+        print(s.stream, s.client, s.server, len(s.c2s), len(s.s2c), s.end)
+
+    def on_data(session, direction, data, offset, timestamp, frame):
+        ...
+    with tcpsession.Reassembler(on_data=on_data) as r:
+        r.feed_capture("huge.pcapng")          # or r.feed_packets(...)
+
+The old pure-Python TCPSession surface is :class:`TCPSessions`.
+"""
+
+import builtins as _builtins
+import collections
+import errno as _errno
+import functools
+import hashlib
+import json
+import os
+import struct
+import tempfile
+
+from . import core as _core
+
+__all__ = [
+    "open", "Session", "Reassembler", "SessionReader", "TCPSessions", "NetworkTuple",
+    "Endpoint", "Chunk", "Gap", "DirStats", "Error", "CaptureError", "NotACaptureError",
+    "TruncatedError", "MalformedCaptureError", "LimitError", "C2S", "S2C", "version",
+]
+
+__version__ = _core.tcps_version()
+
+C2S = 0  #: client to server
+S2C = 1  #: server to client
+
+_PX_DATA, _PX_CHUNKS, _PX_SHA = 1, 2, 4
+
+END_NAMES = {0: "open", 1: "fin", 2: "rst", 3: "timeout", 4: "eof", 5: "evicted", 6: "reused"}
+GAP_NAMES = {1: "acked", 2: "close", 3: "limit", 4: "truncated"}
+DIR_NAMES = ("c2s", "s2c")
+
+#: Linktype of Ethernet frames (the default of feed_packets/process_pkts).
+LINKTYPE_ETHERNET = 1
+
+
+def version():
+    """The C library's version string."""
+    return _core.tcps_version()
+
+
+# ----------------------------------------------------------------- errors
+
+class Error(Exception):
+    """An error of the C library.
+
+    ``code`` is the library's result code (a negative int), ``name`` its
+    name (``"TCPS_E_TRUNCATED"``), ``offset`` the byte offset in the capture
+    where the problem was found (0 when not about the input) and ``message``
+    what was wrong. Every session before the fault was delivered.
+    """
+
+    def __init__(self, code, offset=0, message=None, name=None):
+        self.code = code
+        self.offset = offset
+        self.message = message or _core.tcps_result_message(code)
+        self.name = name or _core.tcps_result_name(code)
+        super().__init__("%s at byte %d (%s)" % (self.message, offset, self.name))
+
+
+class CaptureError(Error):
+    """The capture is malformed (any of the format codes, -10 to -19)."""
+
+
+class NotACaptureError(CaptureError):
+    """The input is not a pcap, pcapng or snoop capture (TCPS_E_FORMAT)."""
+
+
+class TruncatedError(CaptureError):
+    """The capture ends in the middle of a record (TCPS_E_TRUNCATED)."""
+
+
+class MalformedCaptureError(CaptureError):
+    """A header, block or record is malformed."""
+
+
+class LimitError(Error):
+    """A resource limit was reached (TCPS_E_LIMIT)."""
+
+
+def _error_class(code):
+    if code == _core.TCPS_E_FORMAT:
+        return NotACaptureError
+    if code == _core.TCPS_E_TRUNCATED:
+        return TruncatedError
+    if -19 <= code <= -10:
+        return MalformedCaptureError
+    if code == _core.TCPS_E_LIMIT:
+        return LimitError
+    return Error
+
+
+def _raise(err):
+    code, offset, message, name = err
+    if code == _core.TCPS_E_NOMEM:
+        raise MemoryError(message)
+    raise _error_class(code)(code, offset, message, name)
+
+
+# ------------------------------------------------------------ small types
+
+Endpoint = collections.namedtuple("Endpoint", "ip port version")
+Endpoint.__doc__ = "One side of a session: address text, port, IP version (4 or 6)."
+
+Chunk = collections.namedtuple("Chunk", "direction offset length timestamp frame data_frame position")
+Chunk.__doc__ = """Bytes delivered in one piece, in exchange order.
+
+direction: C2S or S2C; offset: stream offset of the first byte (0 is the
+first byte after the SYN); length; timestamp: capture time (float seconds)
+of the packet that made the bytes deliverable, frame: its number (1-based,
+as tshark counts); data_frame: the packet that carried them (differs for
+out-of-order data); position: index of the first byte in session.c2s or
+session.s2c."""
+
+Gap = collections.namedtuple("Gap", "direction offset length reason timestamp frame")
+Gap.__doc__ = """Bytes that will never come: direction, stream offset, length, reason
+("acked", "close", "limit" or "truncated"), time and frame of the event."""
+
+DirStats = collections.namedtuple(
+    "DirStats", "bytes missing gaps packets payload_packets dup_bytes ooo_segments conflicts isn "
+    "anomalies syn_options options mss wscale syn fin rst")
+DirStats.__doc__ = "Counters of one direction (tcps_dir_stats); wscale is -1 when the SYN had none."
+
+NetworkTuple = collections.namedtuple("NetworkTuple", "sip dip sp dp proto")
+NetworkTuple.__doc__ = "Client address, server address, client port, server port, protocol (6)."
+
+
+@functools.lru_cache(maxsize=64)
+def _json_name(name):
+    """A capture name as the command writes it in JSON: bytes above 0x7e and
+    control characters as \\u00XX of each byte of the name's encoding."""
+    if name is None:
+        return "null"
+    out = ['"']
+    for b in os.fsencode(name):
+        c = chr(b)
+        if c in '"\\':
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\r":
+            out.append("\\r")
+        elif c == "\t":
+            out.append("\\t")
+        elif b < 0x20 or b > 0x7e:
+            out.append("\\u00%02x" % b)
+        else:
+            out.append(c)
+    out.append('"')
+    return "".join(out)
+
+
+def _t(sec, nsec):
+    return sec + nsec * 1e-9
+
+
+def _tstr(sec, nsec):
+    return "%d.%09d" % (sec, nsec)
+
+
+# ---------------------------------------------------------------- Session
+
+class Session:
+    """One TCP session.
+
+    Made by :func:`open` (when the session ends) and given to the
+    callbacks of :class:`Reassembler`. The delivered bytes stay in C
+    memory until :attr:`c2s` / :attr:`s2c` are read (each read makes a
+    ``bytes``) and are freed with the object or by :meth:`release`.
+    """
+
+    __slots__ = ("_cap", "_info", "capture", "__weakref__")
+
+    def __init__(self, cap, capture=None):
+        self._cap = cap
+        self._info = None
+        self.capture = capture
+
+    @classmethod
+    def _from_capsule(cls, cap):
+        return cls(cap)
+
+    def _i(self):
+        info = self._info
+        if info is None:
+            info = _core.px_sess_info(self._cap)
+            if info[0]:  # closed: final
+                self._info = info
+        return info
+
+    # identity
+    @property
+    def stream(self):
+        """Number in order of the first packet (tshark's tcp.stream)."""
+        return self._i()[1]
+
+    @property
+    def client(self):
+        """Endpoint(ip, port, version) of the client (the SYN's sender)."""
+        return Endpoint(*self._i()[2])
+
+    @property
+    def server(self):
+        """Endpoint(ip, port, version) of the server."""
+        return Endpoint(*self._i()[3])
+
+    @property
+    def first_direction(self):
+        """Direction of the session's first packet (C2S or S2C)."""
+        return self._i()[4]
+
+    @property
+    def closed(self):
+        """True once the session ended."""
+        return bool(self._i()[0])
+
+    @property
+    def end(self):
+        """How it ended: "fin", "rst", "timeout", "eof", "evicted", "reused" ("open" before)."""
+        return END_NAMES.get(self._i()[5], "open")
+
+    @property
+    def end_code(self):
+        """How it ended, as the library's TCPS_END_* number."""
+        return self._i()[5]
+
+    @property
+    def handshake(self):
+        """Bits of the handshake seen: 1 SYN, 2 SYN-ACK, 4 ACK."""
+        return self._i()[6]
+
+    @property
+    def vlans(self):
+        """VLAN ids of the session's first packet (outer first)."""
+        return self._i()[7]
+
+    @property
+    def first_time(self):
+        """(seconds, nanoseconds) of the first packet."""
+        return self._i()[8]
+
+    @property
+    def last_time(self):
+        """(seconds, nanoseconds) of the last packet."""
+        return self._i()[9]
+
+    @property
+    def first_ts(self):
+        """Capture time of the first packet, float seconds."""
+        return _t(*self._i()[8])
+
+    @property
+    def last_ts(self):
+        """Capture time of the last packet, float seconds."""
+        return _t(*self._i()[9])
+
+    @property
+    def first_frame(self):
+        return self._i()[10]
+
+    @property
+    def last_frame(self):
+        return self._i()[11]
+
+    @property
+    def packets(self):
+        """Packets of the session, both ways."""
+        return self._i()[12]
+
+    def stats(self, direction):
+        """DirStats of one direction (C2S or S2C)."""
+        return DirStats(*self._i()[13 + (direction & 1)])
+
+    @property
+    def c2s_stats(self):
+        return self.stats(C2S)
+
+    @property
+    def s2c_stats(self):
+        return self.stats(S2C)
+
+    @property
+    def c2s_bytes(self):
+        """Bytes delivered client to server."""
+        return self._i()[13][0]
+
+    @property
+    def s2c_bytes(self):
+        """Bytes delivered server to client."""
+        return self._i()[14][0]
+
+    @property
+    def c2s_missing(self):
+        """Bytes client to server that the capture never had (in gaps)."""
+        return self._i()[13][1]
+
+    @property
+    def s2c_missing(self):
+        return self._i()[14][1]
+
+    # data
+    def data(self, direction):
+        """The bytes delivered one way, as a new ``bytes``.
+
+        Raises ValueError when the bytes were not kept (``data=False``)."""
+        b = _core.px_sess_data(self._cap, direction & 1)
+        if b is None:
+            raise ValueError("the session's bytes were not kept (data=False, or released)")
+        return b
+
+    @property
+    def c2s(self):
+        """Everything the server's application received, as bytes (made on each access)."""
+        return self.data(C2S)
+
+    @property
+    def s2c(self):
+        """Everything the client's application received, as bytes (made on each access)."""
+        return self.data(S2C)
+
+    @property
+    def chunks(self):
+        """The delivered pieces in exchange order: a list of Chunk."""
+        raw = _core.px_sess_chunks(self._cap)
+        if raw is None:
+            raise ValueError("chunks were not kept (chunks=False)")
+        return [Chunk(d, o, n, s + ns * 1e-9, f, df, p) for d, o, n, s, ns, f, df, p in raw]
+
+    @property
+    def gaps(self):
+        """Missing bytes, in the order they were reported: a list of Gap."""
+        raw = _core.px_sess_gaps(self._cap)
+        if raw is None:
+            raise ValueError("gaps were not kept (chunks=False)")
+        return [Gap(d, o, n, GAP_NAMES.get(r, str(r)), s + ns * 1e-9, f) for d, o, n, r, s, ns, f in raw]
+
+    def exchange(self):
+        """Yield (Chunk, bytes) in the order the peers exchanged them."""
+        bufs = (self.data(C2S), self.data(S2C))
+        for c in self.chunks:
+            yield c, bufs[c.direction][c.position:c.position + c.length]
+
+    def sha256(self, direction):
+        """Hex sha256 of the bytes delivered one way (gaps left out)."""
+        h = _core.px_sess_sha256(self._cap, direction & 1)
+        if h is None:
+            h = hashlib.sha256(self.data(direction)).hexdigest()
+        return h
+
+    @property
+    def c2s_sha256(self):
+        return self.sha256(C2S)
+
+    @property
+    def s2c_sha256(self):
+        return self.sha256(S2C)
+
+    def network_tuple(self):
+        """NetworkTuple(sip, dip, sp, dp, 6) of the session (client first)."""
+        c, s = self.client, self.server
+        return NetworkTuple(c.ip, s.ip, c.port, s.port, 6)
+
+    def to_dict(self):
+        """The session as one line of ``tcpsession list --json`` (same keys and values;
+        the times are the strings of the command's numbers)."""
+        i = self._i()
+        c, s, dc, ds = i[2], i[3], i[13], i[14]
+        return {
+            "stream": i[1], "client_ip": c[0], "client_port": c[1], "server_ip": s[0], "server_port": s[1],
+            "c2s_bytes": dc[0], "s2c_bytes": ds[0], "c2s_missing": dc[1], "s2c_missing": ds[1],
+            "c2s_sha256": self.sha256(C2S), "s2c_sha256": self.sha256(S2C), "packets": i[12],
+            "first_ts": _tstr(*i[8]), "last_ts": _tstr(*i[9]), "end": END_NAMES.get(i[5], "open"),
+            "capture": self.capture,
+        }
+
+    def to_json(self):
+        """The session as one line of ``tcpsession list --json``, made in C (needs
+        sha256=True for the hashes, else the kept bytes are hashed here)."""
+        cap = _json_name(self.capture)
+        if _core.px_sess_sha256(self._cap, 0) is not None:
+            return _core.px_sess_list_json(self._cap, cap, "", "")
+        return _core.px_sess_list_json(self._cap, cap, self.sha256(C2S), self.sha256(S2C))
+
+    def release(self):
+        """Free the kept bytes now (counts, chunks and gaps stay)."""
+        _core.px_sess_release(self._cap)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+    def __repr__(self):
+        i = self._i()
+
+        def ep(e):
+            return ("[%s]:%d" if e[2] == 6 else "%s:%d") % (e[0], e[1])
+        return "<Session %d %s -> %s %d/%d bytes %s>" % (
+            i[1], ep(i[2]), ep(i[3]), i[13][0], i[14][0], END_NAMES.get(i[5], "open"))
+
+
+# ----------------------------------------------------------------- sources
+
+def _source(src):
+    """(object for C, kind, name): kind 0 path, 1 memory, 2 file object."""
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fsencode(src)
+        if path != b"-" and not os.path.exists(path):
+            raise FileNotFoundError(_errno.ENOENT, os.strerror(_errno.ENOENT), os.fsdecode(src))
+        return path, 0, os.fsdecode(src)
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return src, 1, "<memory>"
+    if hasattr(src, "readinto") or hasattr(src, "read"):
+        return src, 2, getattr(src, "name", "<file>") if isinstance(getattr(src, "name", None), str) else "<file>"
+    raise TypeError("a path, a binary file object or a bytes-like object is needed, not %s" % type(src).__name__)
+
+
+def _opts(data, chunks, sha256):
+    return (_PX_DATA if data else 0) | (_PX_CHUNKS if chunks else 0) | (_PX_SHA if sha256 else 0)
+
+
+_FLAGS = {"separate_vlans": 0x02, "verify_checksums": 0x01, "no_defrag": 0x04, "port_heuristic": 0x08}
+
+
+def _flags(kw):
+    f = 0
+    for k, v in kw.items():
+        if k not in _FLAGS:
+            raise TypeError("unknown option %r" % k)
+        if v:
+            f |= _FLAGS[k]
+    return f
+
+
+class SessionReader:
+    """Iterator of the sessions of one capture, in the order they end.
+
+    Returned by :func:`open`; a context manager. After a capture error the
+    sessions up to the fault (and those the end closed) are yielded, then
+    the error is raised (``strict=False``: kept in :attr:`error` instead).
+    """
+
+    def __init__(self, src, data=True, chunks=True, sha256=False, strict=True, **flags):
+        obj, kind, self.name = _source(src)
+        if kind == 1 and isinstance(src, bytes):
+            obj = memoryview(src)
+        self._run = _core.px_iter_open(obj, kind, _opts(data, chunks, sha256), _flags(flags))
+        self._batch = collections.deque()
+        self._strict = strict
+        self._done = False
+        #: the capture error (an Error) once met, with strict=False
+        self.error = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = self._batch
+        while not batch:
+            if self._done:
+                raise StopIteration
+            caps, err = _core.px_iter_next(self._run)
+            if not caps:
+                self._done = True
+                if err is not None:
+                    try:
+                        _raise(err)
+                    except Error as e:
+                        self.error = e
+                        if self._strict:
+                            raise
+                raise StopIteration
+            name = self.name
+            batch.extend(Session(c, name) for c in caps)
+        return batch.popleft()
+
+    @property
+    def stats(self):
+        """The engine's counters so far (dict)."""
+        return _core.px_run_stats(self._run)
+
+    def close(self):
+        """Stop reading and free the engine (sessions already given stay valid)."""
+        self._done = True
+        self._batch.clear()
+        _core.px_run_close(self._run)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def open(src, *, data=True, chunks=True, sha256=False, strict=True, **flags):
+    """Iterate over the TCP sessions of a capture, each when it ends.
+
+    src: a path (str or PathLike; "-" is stdin), a binary file object
+    (anything with readinto or read, e.g. open(p, "rb"), io.BytesIO,
+    gzip.open(p)), or a bytes-like object (bytes, bytearray, memoryview)
+    holding the capture itself.
+
+    data: keep each direction's bytes (Session.c2s / .s2c); with
+    data=False only counts are kept, so memory does not depend on the
+    sessions' sizes. chunks: keep the chunk and gap lists. sha256: compute
+    each direction's sha256 in C while reading (Session.sha256 otherwise
+    hashes the kept bytes). flags: separate_vlans, verify_checksums,
+    no_defrag, port_heuristic (see tcpsession.h).
+
+    Raises tcpsession.Error (a subclass) when the capture is malformed,
+    after yielding every session up to the fault.
+    """
+    return SessionReader(src, data=data, chunks=chunks, sha256=sha256, strict=strict, **flags)
+
+
+# ------------------------------------------------------------- Reassembler
+
+class Reassembler:
+    """Streaming reassembly with callbacks, for captures larger than memory.
+
+    Callbacks (any may be None):
+      on_open(session)
+      on_data(session, direction, data, offset, timestamp, frame)
+      on_gap(session, direction, offset, length, reason)      reason: TCPS_GAP_* number
+      on_close(session)                                       counts final here
+    ``session`` is the same Session object for every event of a session.
+    An exception raised by a callback stops feeding and comes out of the
+    feeding call (feed_capture, feed_packets, finish) with its traceback.
+
+    keep_data / chunks / sha256: what the Session objects keep (as open()).
+    Use as a context manager: leaving the block calls finish() (unless an
+    exception is on its way) and frees the engine.
+    """
+
+    def __init__(self, on_data=None, on_gap=None, on_close=None, on_open=None, *, keep_data=False,
+                 chunks=False, sha256=False, **flags):
+        self._run = _core.px_reasm_new(_opts(keep_data, chunks, sha256), _flags(flags), on_open, on_data, on_gap,
+                                       on_close, Session._from_capsule)
+        self._finished = False
+
+    def feed_capture(self, src):
+        """Read a whole capture (path, binary file object or bytes) and feed every packet.
+
+        Sessions stay open until finish() (another capture may follow).
+        Raises tcpsession.Error after feeding everything before the fault."""
+        obj, kind, _ = _source(src)
+        if kind == 1 and isinstance(src, bytes):
+            obj = memoryview(src)
+        err = _core.px_reasm_feed_capture(self._run, obj, kind)
+        if err is not None:
+            _raise(err)
+
+    def feed_packets(self, packets, linktype=LINKTYPE_ETHERNET):
+        """Feed an iterable of (timestamp, frame) pairs: timestamp in float seconds or
+        (sec, nsec); frame a bytes-like object of the given link type (Ethernet default)."""
+        err = _core.px_reasm_feed_packets(self._run, packets, linktype)
+        if err is not None:
+            _raise(err)
+
+    def feed_packet(self, timestamp, frame, linktype=LINKTYPE_ETHERNET):
+        """Feed one frame (libpcap-style live capture)."""
+        self.feed_packets(((timestamp, frame),), linktype)
+
+    def finish(self):
+        """End of input: every open session is flushed and closed (callbacks run)."""
+        self._finished = True
+        err = _core.px_reasm_finish(self._run)
+        if err is not None:
+            _raise(err)
+
+    @property
+    def stats(self):
+        """The engine's counters (dict)."""
+        return _core.px_run_stats(self._run)
+
+    def close(self):
+        """Free the engine without calling any more callbacks."""
+        _core.px_run_close(self._run)
+
+    def run(self, src):
+        """feed_capture(src) then finish()."""
+        self.feed_capture(src)
+        self.finish()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None and not self._finished:
+                self.finish()
+        finally:
+            self.close()
+        return False
+
+
+# ------------------------------------------------ the old TCPSession surface
+
+def _write_pcap(path, packets, linktype):
+    """Write (ts, frame) pairs as a pcap file (nanosecond magic)."""
+    with _builtins.open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
+        pack = struct.Struct("<IIII").pack
+        for ts, buf in packets:
+            if isinstance(ts, tuple):
+                ts = ts[0]  # (timestamp, frame number), as the old library accepted
+            sec = int(ts // 1)
+            nsec = int(round((ts - sec) * 1e9))
+            if nsec >= 1000000000:
+                sec, nsec = sec + 1, nsec - 1000000000
+            f.write(pack(sec, nsec, len(buf), len(buf)))
+            f.write(buf)
+
+
+class TCPSessions:
+    """The surface of the old pure-Python TCPSession library, natively.
+
+    s = TCPSessions("in.pcap"); s.process_pcap()
+    s.get_total_session_count(); s.get_all_sessions(); s.dump_all_sessions("out")
+
+    Sessions are Session objects (bytes kept), in stream order.
+    """
+
+    def __init__(self, inpcap):
+        self.pcap = inpcap
+        self._sessions = []
+        self._by_tuple = {}
+        self._tmp = None
+
+    def process_pcap(self):
+        """Read and reassemble the capture given to the constructor."""
+        self._load(self.pcap)
+
+    def process_pkts(self, pkts, linktype=LINKTYPE_ETHERNET):
+        """Reassemble an iterable of (timestamp, frame bytes) pairs (e.g. a dpkt.pcap.Reader).
+
+        The packets are written to a temporary pcap file (so that
+        dump_all_sessions can run the extract command on them), then read."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tcpsession-")
+        path = os.path.join(self._tmp.name, "packets.pcap")
+        _write_pcap(path, pkts, linktype)
+        self.pcap = path
+        self._load(path)
+
+    def _load(self, path):
+        self._sessions = sorted(open(path, data=True, chunks=True), key=lambda s: s.stream)
+        self._by_tuple = {}
+        for s in self._sessions:
+            self._by_tuple.setdefault(s.network_tuple(), []).append(s)
+
+    def _key(self, network_tuple):
+        if isinstance(network_tuple, str):
+            for k in self._by_tuple:
+                if repr(k) == network_tuple:
+                    return k
+        return NetworkTuple(*network_tuple) if len(network_tuple) == 5 else NetworkTuple(*network_tuple, 6)
+
+    def get_all_sessions(self):
+        """Every session, in stream order (list of Session)."""
+        return list(self._sessions)
+
+    def get_sessions(self, network_tuple):
+        """The sessions of one NetworkTuple (or its repr), in stream order."""
+        return list(self._by_tuple.get(self._key(network_tuple), []))
+
+    def get_session_count(self, network_tuple):
+        """How many sessions used this NetworkTuple (or its repr)."""
+        return len(self._by_tuple.get(self._key(network_tuple), []))
+
+    def get_total_session_count(self):
+        """Number of sessions (tshark's streams) in the capture."""
+        return len(self._sessions)
+
+    def get_unique_network_tuples(self):
+        """repr() of every distinct NetworkTuple, in order of first appearance."""
+        return [repr(k) for k in self._by_tuple]
+
+    def dump_all_sessions(self, out_dir, *options):
+        """Write every session as ``tcpsession extract -o out_dir CAPTURE`` does (the same
+        C code): out_dir/CAPTURE/N/N.json and the other files. Extra command-line
+        options of extract may be given (e.g. "--outputs", "json,index")."""
+        if not self.pcap:
+            raise ValueError("nothing processed")
+        args = [b"extract", b"-o", os.fsencode(out_dir)] + [os.fsencode(o) for o in options] + \
+               [os.fsencode(self.pcap)]
+        rc = _core.px_extract(args)
+        if rc != 0:
+            raise Error(-3, 0, "tcpsession extract failed with exit status %d" % rc, "TCPS_E_IO")
+
+    def session_dirs(self, out_dir):
+        """The folder dump_all_sessions writes this capture's sessions into."""
+        return os.path.join(out_dir, os.path.basename(self.pcap.rstrip("/")))
