@@ -4,9 +4,11 @@
     PYDIR=build/python/<tag> TCPSESSION=build/tcpsession DPKT_PYTHON=/usr/bin/python3 \\
         python3 bindings/python/tests/bench.py CAPTURE
 
-Every contender does the same work per session as `tcpsession list --json`:
-the bytes each way and the sha256 of each direction's delivered bytes, then
-one JSON line per session. Each runs in its own process (so its cpu time
+Two jobs, each done the same way by every contender. "list": what
+`tcpsession list --json` does per session: the bytes each way and the
+sha256 of each direction's delivered bytes, then one JSON line per session.
+"bytes": the old pure-Python tool's job: each direction's reassembled bytes
+as one Python bytes object per session (no hashing), then one JSON line. Each runs in its own process (so its cpu time
 and peak memory are its own), best of BENCH_RUNS (3) by cpu time; the page
 cache is warmed first. Contenders:
 
@@ -21,6 +23,9 @@ cache is warmed first. Contenders:
              DPKT_MB MiB (default 64) of the capture when the capture is
              larger, and its times are scaled by the bytes read; the report
              says so.
+  bytes job  binding: tcpsession.open(CAPTURE, chunks=False) taking s.c2s and
+             s.s2c; dpkt: the same loop keeping each direction's segments
+             and joining them into one bytes object when the session ends.
   2 threads  the binding in two threads of one process, each reading the
              whole capture: the wall time against one thread's shows how
              much the two ran at once (the GIL is released while C works).
@@ -75,14 +80,32 @@ for t in ts: t.join()
 print("%.6f %.6f %s" % (time.perf_counter() - t0, cpu() - c0, res))
 '''
 
+BINDING_BYTES = r'''
+import json, sys, tcpsession
+out = open("/dev/null", "w")
+n = 0
+for s in tcpsession.open(sys.argv[1], chunks=False):
+    c2s, s2c = s.c2s, s.s2c
+    out.write(json.dumps({"stream": s.stream, "c2s_bytes": len(c2s), "s2c_bytes": len(s2c)}) + "\n")
+    s.release()
+    n += 1
+print(n, file=sys.stderr)
+'''
+
 # A reassembly loop on dpkt, as the old pure-Python tool was built: per
 # direction, bytes in sequence order from the first sequence seen, segments
 # ahead of it kept until the stream reaches them, retransmissions dropped.
 DPKT = r'''
 import hashlib, json, socket, sys
 import dpkt
-path, limit = sys.argv[1], int(sys.argv[2])
+path, limit, job = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 out = open("/dev/null", "w")
+class Joined(list):
+    """the "bytes" job: keeps the segments, joined into one bytes object at the end"""
+    update = list.append
+    def hexdigest(self):
+        return len(b"".join(self))
+new_hash = hashlib.sha256 if job == "list" else Joined
 flows = {}
 nstream = [0]
 def emit(f):
@@ -114,7 +137,7 @@ with open(path, "rb") as fp:
                 continue  # a late ACK or FIN of a flow already reported
             client = b if (syn and ack) else a
             f = flows[key] = {"stream": nstream[0], "client": client, "next": [None, None], "pend": [{}, {}],
-                              "n": [0, 0], "h": [hashlib.sha256(), hashlib.sha256()], "fin": [False, False],
+                              "n": [0, 0], "h": [new_hash(), new_hash()], "fin": [False, False],
                               "end": "eof", "cip": ip_text(client[0]), "cport": client[1],
                               "sip": ip_text((b if client == a else a)[0]), "sport": (b if client == a else a)[1]}
             nstream[0] += 1
@@ -203,6 +226,10 @@ def main():
 
 def bench(cap, threads):
     python = os.environ.get("PYTHON", sys.executable)
+    # the interpreter itself, not a launcher script in front of it (a pyenv
+    # shim runs bash and pyenv for every start, which would be timed too)
+    python = subprocess.run([python, "-c", "import sys; print(sys.executable)"], stdout=subprocess.PIPE,
+                            check=True).stdout.decode().strip() or python
     pydir = os.environ.get("PYDIR")
     cli = os.environ.get("TCPSESSION", "build/tcpsession")
     dpkt_python = os.environ.get("DPKT_PYTHON", "/usr/bin/python3")
@@ -232,23 +259,37 @@ def bench(cap, threads):
     bpy_cpu, bpy_wall = c, w
 
     limit = size if size <= DPKT_MB * 1048576 else int(DPKT_MB * 1048576)
-    w, c, m, e = run([dpkt_python, "-c", DPKT, cap, str(limit)])
-    nsess, read = (int(x) for x in e.split())
-    scale = (size - 24) / max(read, 1)
-    note = "%d sessions" % nsess
-    if scale > 1.001:
-        note = "ran on the first %.1f MB (%d sessions), times scaled x%.2f to the whole capture" % (
-            read / 1e6, nsess, scale)
-    rows.append(("dpkt reassembly loop (%s)" % dpkt_python, w * scale, c * scale, m, note))
-    dpkt_cpu, dpkt_wall = c * scale, w * scale
+
+    def dpkt_run(job):
+        w, c, m, e = run([dpkt_python, "-c", DPKT, cap, str(limit), job])
+        nsess, read = (int(x) for x in e.split())
+        scale = (size - 24) / max(read, 1)
+        note = "%d sessions" % nsess
+        if scale > 1.001:
+            note = "ran on the first %.1f MB (%d sessions), times scaled x%.2f to the whole capture" % (
+                read / 1e6, nsess, scale)
+        return w * scale, c * scale, m, note
+
+    w, c, m, note = dpkt_run("list")
+    rows.append(("dpkt reassembly loop + hashlib", w, c, m, note))
+    dpkt_cpu, dpkt_wall = c, w
+    (w, c, m, e), _ = best([python, "-c", BINDING_BYTES, cap], env)
+    rows.append(("bytes job: binding", w, c, m, ""))
+    bb_cpu, bb_wall = c, w
+    w, c, m, note = dpkt_run("bytes")
+    rows.append(("bytes job: dpkt reassembly loop", w, c, m, note))
+    db_cpu, db_wall = c, w
 
     print()
     print("%-34s %9s %9s %9s %9s  %s" % ("", "cpu s", "wall s", "MB/s cpu", "peak MiB", ""))
     for name, w, c, m, note in rows:
         print("%-34s %9.3f %9.3f %9.1f %9.1f  %s" % (name, c, w, mb / c if c else 0, m, note))
     print()
-    print("binding vs dpkt:       %.1fx faster by cpu (%.1fx by wall)   target >= 50x" % (
+    print("dpkt: %s" % dpkt_python)
+    print("list job, binding vs dpkt:   %.1fx faster by cpu (%.1fx by wall)   target >= 50x" % (
         dpkt_cpu / bind_cpu, dpkt_wall / bind_wall))
+    print("bytes job, binding vs dpkt:  %.1fx faster by cpu (%.1fx by wall)   target >= 50x" % (
+        db_cpu / bb_cpu, db_wall / bb_wall))
     print("binding vs the CLI:    %.2fx the CLI's cpu time (%.2fx wall)   target <= 1.5x" % (
         bind_cpu / cli_cpu, bind_wall / cli_wall))
     print("bytes+hashlib vs CLI:  %.2fx the CLI's cpu time (%.2fx wall); vs dpkt %.1fx faster by cpu" % (
