@@ -44,7 +44,7 @@ end
 
 local function lua_rows(path)
     local iter, cap, msg = ts.sessions(path)
-    if not iter then return {}, msg, nil end
+    if not iter then return {}, cap, nil end
     local rows, bad = {}, nil
     for s in iter, cap, nil, cap do
         local r = {}

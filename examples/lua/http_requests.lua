@@ -1,0 +1,60 @@
+-- http_requests.lua - print every HTTP request line of a capture.
+--
+--     lua5.4 examples/lua/http_requests.lua capture.pcap
+--
+-- One line per request: stream, client, server, the request line. Requests
+-- are found by walking each session's client-to-server bytes message by
+-- message (headers, then a Content-Length body), so a body that happens to
+-- hold "GET / HTTP/1.1" is not taken for a request; chunked request bodies
+-- and bytes the capture lost make the walk look for the next request line.
+local tcpsession = require "tcpsession"
+
+local METHODS = { GET = 1, POST = 1, PUT = 1, DELETE = 1, HEAD = 1, OPTIONS = 1, PATCH = 1, CONNECT = 1, TRACE = 1 }
+
+local function request_at(data, pos)
+    local line_end = data:find("\r\n", pos, true)
+    if not line_end then return nil end
+    local line = data:sub(pos, line_end - 1)
+    local method = line:match("^(%u+) %S+ HTTP/%d%.%d$")
+    if not method or not METHODS[method] then return nil end
+    local head_end = data:find("\r\n\r\n", pos, true)
+    if not head_end then return line, #data + 1 end
+    local headers = data:sub(line_end + 2, head_end + 1):lower()
+    local len = tonumber(headers:match("\ncontent%-length:%s*(%d+)") or headers:match("^content%-length:%s*(%d+)")) or 0
+    if headers:find("transfer%-encoding:[^\r]*chunked") then len = nil end
+    return line, len and head_end + 4 + len
+end
+
+local function requests(data)
+    local out, pos = {}, 1
+    while pos <= #data do
+        local line, next_pos = request_at(data, pos)
+        if line then
+            out[#out + 1] = line
+            pos = next_pos or (pos + #line)
+        else
+            -- not at a request: resynchronise on the next line start
+            local nl = data:find("\n", pos, true)
+            if not nl then break end
+            pos = nl + 1
+        end
+    end
+    return out
+end
+
+local path = arg[1] or error("usage: lua5.4 http_requests.lua CAPTURE")
+local cap, err = tcpsession.open(path)
+if not cap then
+    io.stderr:write(err, "\n")
+    os.exit(1)
+end
+for s in cap:sessions() do
+    for _, line in ipairs(requests(s.c2s)) do
+        print(string.format("%d\t%s\t%s\t%s", s.stream, s.client, s.server, line))
+    end
+end
+local ok, why = cap:status()
+if not ok then
+    io.stderr:write(why, "\n")
+    os.exit(1)
+end
