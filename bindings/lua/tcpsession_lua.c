@@ -202,7 +202,7 @@ typedef struct lt_cap {
     int dispatch;        /* stack index of the dispatch closure */
     int errslot;         /* stack index where a callback's error is kept */
     int has_fn[4];
-    int stop;            /* 1: a Lua error, 2: a callback returned false */
+    int stop;            /* 1: a Lua error, 2: a callback returned false, 3: out of memory */
     char name[256];      /* the path, for messages (cut if longer) */
 } lt_cap;
 
@@ -232,6 +232,19 @@ static void lt_disown(lt_cap *c, lt_sess *s) {
     if (!s->lua_owned) lt_sess_free(s);
 }
 
+/* A callback is stopping the run: copy every open session's numbers now.
+   After a stop the engine may end and free sessions without calling
+   on_close, so the live pointers must not be used past this point. */
+static void lt_freeze_open(lt_cap *c) {
+    lt_sess *s;
+    for (s = c->open; s; s = s->next) {
+        if (!s->live) continue;
+        s->snap = *s->live;
+        s->snap.user = NULL;
+        s->live = NULL;
+    }
+}
+
 /* Release the engine and the reader; every session still open is frozen
    (its numbers copied) and given up. Safe to call twice. */
 static void lt_release(lt_cap *c) {
@@ -240,9 +253,11 @@ static void lt_release(lt_cap *c) {
     while (c->open) {
         lt_sess *s = c->open;
         lt_unlink_open(c, s);
-        s->snap = *s->live;
-        s->snap.user = NULL;
-        s->live = NULL;
+        if (s->live) {
+            s->snap = *s->live;
+            s->snap.user = NULL;
+            s->live = NULL;
+        }
         lt_disown(c, s);
     }
     while (c->ready) {
@@ -267,12 +282,19 @@ static int cb_gap(const tcps_event *ev, void *user);
 static int cb_close(const tcps_event *ev, void *user);
 static int lt_call_lua(lt_cap *c, int kind, const tcps_event *ev, lt_sess *s);
 
+static int lt_oom(lt_cap *c) {
+    c->oom = 1;
+    c->stop = 3;
+    lt_freeze_open(c);
+    return 1;
+}
+
 static int cb_open(const tcps_event *ev, void *user) {
     lt_cap *c = (lt_cap *)user;
     lt_sess *s;
     if (c->stop) return 1;
     s = (lt_sess *)lt_alloc(sizeof *s, c->mem);
-    if (!s) return c->oom = 1;
+    if (!s) return lt_oom(c);
     memset(s, 0, sizeof *s);
     s->mem = c->mem;
     s->live = ev->session;
@@ -297,7 +319,7 @@ static int cb_data(const tcps_event *ev, void *user) {
         lt_chunk *k;
         if (lt_grow(s->mem, (void **)&s->buf[d], &s->cap[d], s->len[d], ev->data.len, 1) ||
             lt_grow(s->mem, (void **)&s->chunks, &s->capchunks, s->nchunks, 1, sizeof *s->chunks))
-            return c->oom = 1;
+            return lt_oom(c);
         k = &s->chunks[s->nchunks++];
         k->offset = ev->offset;
         k->frame = ev->frame;
@@ -319,7 +341,7 @@ static int cb_gap(const tcps_event *ev, void *user) {
     if (!s) return 0;
     if (!c->L) {
         lt_gap *g;
-        if (lt_grow(s->mem, (void **)&s->gaps, &s->capgaps, s->ngaps, 1, sizeof *s->gaps)) return c->oom = 1;
+        if (lt_grow(s->mem, (void **)&s->gaps, &s->capgaps, s->ngaps, 1, sizeof *s->gaps)) return lt_oom(c);
         g = &s->gaps[s->ngaps++];
         g->offset = ev->offset;
         g->length = ev->length;
@@ -974,10 +996,11 @@ static int lt_call_lua(lt_cap *c, int kind, const tcps_event *ev, lt_sess *s) {
     if (rc != LUA_OK) {
         lua_replace(L, c->errslot); /* the error value, kept until everything is released */
         c->stop = 1;
-        return 1;
+    } else {
+        if (lua_toboolean(L, -1)) c->stop = 2;
+        lua_pop(L, 1);
     }
-    if (lua_toboolean(L, -1)) c->stop = 2;
-    lua_pop(L, 1);
+    if (c->stop) lt_freeze_open(c);
     return c->stop;
 }
 
