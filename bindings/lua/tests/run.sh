@@ -46,6 +46,44 @@ for t in bindings/lua/tests/test_*.lua; do
     run "$(basename "$t" .lua)" "$BUILD/lua" "" "$t"
 done
 
+check() { # NAME COMMAND...: one more passed or failed
+    local name=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        echo "install: ok - $name"
+        passed=$((passed + 1))
+    else
+        echo "install: not ok - $name"
+        failed=$((failed + 1))
+    fi
+}
+
+# make install puts the module where lua5.4 looks by default
+dest=$(mktemp -d)
+check "make install DESTDIR=... puts tcpsession.so under PREFIX/lib/lua/5.4" \
+    make --no-print-directory install DESTDIR="$dest" PREFIX=/usr/local BUILD="$BUILD"
+check "the installed module is found through lua5.4's own cpath (/usr/local/lib/lua/5.4/?.so)" \
+    env -u LUA_CPATH -u LUA_CPATH_5_4 "$LUA" -e "
+        assert(package.cpath:find('/usr/local/lib/lua/5.4/?.so', 1, true), package.cpath)
+        package.cpath = '$dest/usr/local/lib/lua/5.4/?.so'
+        assert(require('tcpsession').sessions)"
+check "make uninstall removes it" \
+    sh -c "make --no-print-directory uninstall DESTDIR='$dest' PREFIX=/usr/local BUILD='$BUILD' &&
+           test ! -e '$dest/usr/local/lib/lua/5.4/tcpsession.so'"
+rm -rf "$dest"
+
+# the rockspec builds with luarocks, when it is installed
+if command -v luarocks >/dev/null 2>&1; then
+    tree=$(mktemp -d)
+    check "luarocks make builds the rockspec" sh -c "luarocks --lua-version 5.4 make --tree '$tree' \
+        bindings/lua/tcpsession-*.rockspec && LUA_CPATH='$tree/lib/lua/5.4/?.so' '$LUA' -e '
+        local n = 0 for s in require(\"tcpsession\").sessions(\"data/sample.pcap\") do n = n + 1 end
+        assert(n == 6)'"
+    rm -rf "$tree" tcpsession.so bindings/lua/tcpsession_lua.o
+else
+    echo "install: luarocks not installed: the rockspec build is not tested"
+fi
+
 asan=$(gcc -print-file-name=libasan.so 2>/dev/null)
 ubsan=$(gcc -print-file-name=libubsan.so 2>/dev/null)
 if [ -f "$BUILD/lua-san/tcpsession.so" ] && [ -f "$asan" ] && [ -f "$ubsan" ]; then
