@@ -311,7 +311,11 @@ test-lua:
 	  bindings/lua/tests/run.sh
 	@bash tests/summary.sh $(RESULTS)/lua.txt
 
-bench-lua: $(CLI_BIN) $(LUA_MOD)
+$(BUILD)/lua/count_c: bindings/lua/bench/count_c.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG -I. -o $@ $<
+
+bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
 	@$(MAKE) --no-print-directory $(BENCH_FILE)
 	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
 
