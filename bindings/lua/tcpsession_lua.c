@@ -1048,6 +1048,7 @@ static int l_reassemble(lua_State *L) {
         lua_pushvalue(L, errslot);
         return lua_error(L);
     }
+    if (c->err_code == TCPS_E_NOMEM) return luaL_error(L, "%s", c->err_msg); /* as sessions() */
     if (c->err_code) {
         lua_pushnil(L);
         lua_pushstring(L, c->err_msg);
