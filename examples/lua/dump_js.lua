@@ -1,7 +1,10 @@
 -- dump_js.lua - print the JavaScript each session carried.
 --
---     lua5.4 examples/lua/dump_js.lua capture.pcap
+--     lua5.4 examples/lua/dump_js.lua capture.pcap [OUTDIR]
 --
+-- With OUTDIR (an existing folder), each script goes to its own file
+-- OUTDIR/N-js-K.js (N the stream, K counting from 1 in each session)
+-- instead of to the standard output.
 -- Walks the server-to-client bytes of every session as HTTP/1.x responses
 -- and prints, under a "// ----" line naming the stream and the request:
 --   - bodies whose Content-Type is JavaScript (javascript, ecmascript);
@@ -11,10 +14,12 @@
 -- Handled in pure Lua: Content-Length, chunked transfer coding (chunk
 -- extensions and trailers skipped), bodies that end with the connection,
 -- and Content-Encoding gzip, x-gzip and deflate (zlib or raw), inflated by
--- the small RFC 1951 decoder below (no checksum verification). Not handled:
+-- the small RFC 1951 decoder below (no checksum verification; a body cut
+-- short gives what inflates up to the cut, and says so). Not handled:
 -- br (Brotli) and compress, printed as a note; HTTP/2; responses to HEAD
 -- (a body is expected when the headers announce one); bytes the capture
--- lost (a session with gaps is marked, its bodies may be cut).
+-- lost: the answer is read up to its first gap (said in the label), as
+-- nothing after a hole can be trusted to line up.
 local tcpsession = require "tcpsession"
 
 -- ------------------------------------------------------------ inflate
@@ -26,7 +31,9 @@ local DBASE = { 1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 
 local DEXT = { 0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13 }
 local CLORDER = { 16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15 }
 
--- Raw deflate data from pos: the inflated string (errors raise).
+-- Raw deflate data from pos: the inflated string, and when the data was
+-- cut or broken, a second value saying so (what came before is kept, as
+-- for a body the capture cut short).
 local function inflate(data, pos)
     local buf, cnt = 0, 0
     local out, n = {}, 0
@@ -70,6 +77,7 @@ local function inflate(data, pos)
         error("bad Huffman code")
     end
     local fixed_l, fixed_d
+    local ok, err = pcall(function()
     repeat
         local last, kind = bits(1), bits(2)
         if kind == 0 then
@@ -153,7 +161,8 @@ local function inflate(data, pos)
             error("bad block type")
         end
     until last == 1
-    return table.concat(out)
+    end)
+    return table.concat(out), not ok and err:gsub("^.-:%d+: ", "") or nil
 end
 
 local function gunzip(data)
@@ -170,15 +179,16 @@ local function decode_body(body, encoding)
     encoding = (encoding or "identity"):lower()
     if encoding == "identity" or encoding == "" then return body end
     if encoding == "gzip" or encoding == "x-gzip" then
-        local ok, r = pcall(gunzip, body)
-        return ok and r or nil, ok or ("gzip body not inflated: " .. r)
+        local ok, r, cut = pcall(gunzip, body)
+        if not ok then return nil, "gzip body not inflated: " .. r:gsub("^.-:%d+: ", "") end
+        return r, cut and ("gzip body inflated up to where it broke off: " .. cut) or true
     end
     if encoding == "deflate" then
         -- a zlib header (RFC 1950) is what servers send, raw deflate happens too
         local b1, b2 = body:byte(1, 2)
         local zlib = b1 and b2 and b1 & 15 == 8 and ((b1 << 8) | b2) % 31 == 0
-        local ok, r = pcall(inflate, body, zlib and 3 or 1)
-        return ok and r or nil, ok or ("deflate body not inflated: " .. r)
+        local r, cut = inflate(body, zlib and 3 or 1)
+        return r, cut and ("deflate body inflated up to where it broke off: " .. cut) or true
     end
     return nil, "Content-Encoding " .. encoding .. " not decoded"
 end
@@ -268,7 +278,29 @@ end
 
 -- --------------------------------------------------------------- main
 
-local path = arg[1] or error("usage: lua5.4 dump_js.lua CAPTURE")
+local path = arg[1] or error("usage: lua5.4 dump_js.lua CAPTURE [OUTDIR]")
+local outdir = arg[2]
+local written = {}
+-- loaded by another script as loadfile(...)(sink): each script goes to
+-- sink(stream, code) instead (the tests use this)
+local sink = type((...)) == "function" and (...) or nil
+
+local function emit(s, label, code)
+    if sink then
+        sink(s.stream, code)
+        return
+    end
+    if not outdir then
+        print(label)
+        print(code)
+        return
+    end
+    written[s.stream] = (written[s.stream] or 0) + 1
+    local name = string.format("%s/%d-js-%d.js", outdir, s.stream, written[s.stream])
+    local f = assert(io.open(name, "wb"))
+    f:write(code)
+    f:close()
+end
 local cap, err = tcpsession.open(path)
 if not cap then
     io.stderr:write(err, "\n")
@@ -276,21 +308,32 @@ if not cap then
 end
 for s in cap:sessions() do
     local targets = request_targets(s.c2s)
-    local lost = s.s2c_missing > 0 and string.format(" (%d bytes lost in the capture)", s.s2c_missing) or ""
-    for i, r in ipairs(responses(s.s2c)) do
+    -- bytes after a hole cannot be parsed: read the answer up to its first gap
+    local s2c, lost = s.s2c, ""
+    for _, g in ipairs(s.gaps) do
+        if g.dir == "s2c" then
+            local upto = 0
+            for _, k in ipairs(s.chunks) do
+                if k.dir == "s2c" and k.offset < g.offset then upto = upto + #k.data end
+            end
+            s2c = s2c:sub(1, upto)
+            lost = string.format(" (read up to the %d bytes the capture lost at offset %d)", g.length, g.offset)
+            break
+        end
+    end
+    for i, r in ipairs(responses(s2c)) do
         local what = targets[i] or "?"
         local ct = r.headers["content-type"]
         local label = string.format("// ---- stream %d %s -> %s: %s", s.stream, s.client, s.server, what)
+        local extra = (r.cut and ", cut short" or "") .. (r.body and r.note and (", " .. r.note) or "") .. lost
         if is_js_type(ct) or (ct or ""):lower():find("html", 1, true) then
             if not r.body then
-                print(label .. ": " .. r.note .. lost)
+                if not outdir then print(label .. ": " .. r.note .. lost) end
             elseif is_js_type(ct) then
-                print(label .. ": " .. ct .. (r.cut and ", cut short" or "") .. lost)
-                print(r.body)
+                if #r.body > 0 then emit(s, label .. ": " .. ct .. extra, r.body) end
             else
                 for k, code in ipairs(scripts(r.body)) do
-                    print(string.format("%s: <script> %d%s%s", label, k, r.cut and ", cut short" or "", lost))
-                    print(code)
+                    emit(s, string.format("%s: <script> %d%s", label, k, extra), code)
                 end
             end
         end

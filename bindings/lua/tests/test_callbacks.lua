@@ -103,6 +103,23 @@ do
     T.eq(inner, 6, "a nested reassemble() inside a callback")
 end
 
+-- full collections inside the callbacks: the live sessions stay whole
+do
+    local bytes = 0
+    local st = assert(ts.reassemble(SAMPLE, {
+        on_data = function(s, dir, d)
+            collectgarbage()
+            bytes = bytes + #d
+            s.mark = s.stream
+        end,
+        on_close = function(s)
+            collectgarbage()
+            if s.mark ~= nil and s.mark ~= s.stream then error("session state lost") end
+        end,
+    }))
+    T.eq(bytes, st.bytes, "collections inside callbacks change nothing")
+end
+
 -- return false: a clean stop
 do
     local calls = 0

@@ -59,4 +59,73 @@ end
 local out, rc = run("summary.lua", "no/such.pcap")
 T.ok(rc ~= 0 and out:find("no/such.pcap: ", 1, true), "an example given a missing file says so and fails", out)
 
+-- dump_js.lua against the command's JavaScript extraction (extract
+-- --outputs js, in C with zlib) on every corpus capture: the same scripts
+-- for each session. Captures where the server's bytes have gaps are left
+-- out: there the two differ on purpose (the command drops a message a hole
+-- cut; the example keeps what came before the hole, marked "cut short").
+local ts = require "tcpsession"
+local list = io.open(T.corpus .. "/reference-files.tsv")
+if not list then
+    T.skip("dump_js against extract: no corpus at " .. T.corpus)
+else
+    local root = os.tmpname()
+    os.remove(root)
+    assert(os.execute("mkdir -p " .. T.shq(root .. "/cli")))
+    os.execute(T.shq(T.cli) .. " extract -r --outputs js -o " .. T.shq(root .. "/cli") .. " " .. T.shq(T.corpus) ..
+        " >/dev/null 2>&1")
+    -- the command's files, N/N-js-K.js in a folder per capture
+    local want_of = {}
+    local p = io.popen("cd " .. T.shq(root .. "/cli/corpus") .. " 2>/dev/null && find . -name '*-js-*.js' | sort")
+    for f in p:lines() do
+        local file, stream = f:match("^%./(.+)/(%d+)/%d+%-js%-%d+%.js$")
+        if file then
+            want_of[file] = want_of[file] or {}
+            table.insert(want_of[file], stream .. "\0" .. T.readfile(root .. "/cli/corpus/" .. f:sub(3)))
+        end
+    end
+    p:close()
+    local dump_js = assert(loadfile("examples/lua/dump_js.lua"))
+    local real_exit, real_stderr = os.exit, io.stderr
+    local compared, same, with_gaps, scripts, first_diff = 0, 0, 0, 0, nil
+    for line in list:lines() do
+        local file = line:match("^([^\t]+)\t")
+        local cap = file and file ~= "file" and ts.open(T.corpus .. "/" .. file, { data = false })
+        if cap then
+            local gaps = false
+            for s in cap:sessions() do
+                if s.s2c_missing > 0 then gaps = true end
+            end
+            if gaps then
+                with_gaps = with_gaps + 1
+            else
+                local got = {}
+                arg = { T.corpus .. "/" .. file }
+                os.exit = function(code) error("exit " .. tostring(code)) end
+                io.stderr = io.open("/dev/null", "w")
+                pcall(dump_js, function(stream, code) got[#got + 1] = stream .. "\0" .. code end)
+                io.stderr:close()
+                io.stderr, os.exit = real_stderr, real_exit
+                local want = want_of[file] or {}
+                table.sort(want)
+                table.sort(got)
+                compared = compared + 1
+                scripts = scripts + #want
+                if table.concat(want, "\1") == table.concat(got, "\1") then
+                    same = same + 1
+                elseif not first_diff then
+                    first_diff = string.format("%s: %d scripts from extract, %d from dump_js", file, #want, #got)
+                end
+            end
+        end
+    end
+    list:close()
+    os.execute("rm -rf " .. T.shq(root))
+    print(string.format("dump_js against extract: %d captures compared (%d scripts), %d identical; %d with lost server bytes left out",
+        compared, scripts, same, with_gaps))
+    T.ok(compared > 100 and scripts > 100, "dump_js against extract: enough captures and scripts compared", compared)
+    T.eq(same, compared, "dump_js finds the same scripts as extract on every capture without gaps" ..
+        (first_diff and (" (first difference: " .. first_diff .. ")") or ""))
+end
+
 T.done()
