@@ -6,23 +6,26 @@
 -- are found by walking each session's client-to-server bytes message by
 -- message (headers, then a Content-Length body), so a body that happens to
 -- hold "GET / HTTP/1.1" is not taken for a request; chunked request bodies
--- and bytes the capture lost make the walk look for the next request line.
+-- bytes the capture lost and stray bytes make the walk look for the next
+-- thing shaped like a request line.
+-- Methods: those of RFC 9110 and PATCH.
 local tcpsession = require "tcpsession"
 
 local METHODS = { GET = 1, POST = 1, PUT = 1, DELETE = 1, HEAD = 1, OPTIONS = 1, PATCH = 1, CONNECT = 1, TRACE = 1 }
 
+-- Lines end with CRLF, or with a bare LF as some clients send.
 local function request_at(data, pos)
-    local line_end = data:find("\r\n", pos, true)
+    local line_end = data:find("\n", pos, true)
     if not line_end then return nil end
-    local line = data:sub(pos, line_end - 1)
+    local line = data:sub(pos, line_end - 1):gsub("\r$", "")
     local method = line:match("^(%u+) %S+ HTTP/%d%.%d$")
     if not method or not METHODS[method] then return nil end
-    local head_end = data:find("\r\n\r\n", pos, true)
+    local head_end, body = data:find("\r?\n\r?\n", line_end - 1)
     if not head_end then return line, #data + 1 end
-    local headers = data:sub(line_end + 2, head_end + 1):lower()
-    local len = tonumber(headers:match("\ncontent%-length:%s*(%d+)") or headers:match("^content%-length:%s*(%d+)")) or 0
-    if headers:find("transfer%-encoding:[^\r]*chunked") then len = nil end
-    return line, len and head_end + 4 + len
+    local headers = "\n" .. data:sub(line_end + 1, head_end):lower()
+    local len = tonumber(headers:match("\ncontent%-length:%s*(%d+)")) or 0
+    if headers:find("\ntransfer%-encoding:[^\n]*chunked") then len = nil end
+    return line, len and body + 1 + len
 end
 
 local function requests(data)
@@ -33,10 +36,11 @@ local function requests(data)
             out[#out + 1] = line
             pos = next_pos or (pos + #line)
         else
-            -- not at a request: resynchronise on the next line start
-            local nl = data:find("\n", pos, true)
-            if not nl then break end
-            pos = nl + 1
+            -- not at a request (a chunked body, lost bytes, stray bytes):
+            -- go on from the next thing shaped like a request line
+            local nxt = data:find("%u+ %S+ HTTP/%d%.%d\r?\n", pos + 1)
+            if not nxt then break end
+            pos = nxt
         end
     end
     return out
