@@ -44,4 +44,4 @@ row "C callbacks count bytes (count_c)" "$kc" "$kw"
 row "Lua reassemble(), on_data counts bytes" "$sc" "$sw"
 row "Lua sessions({ data = false })" "$ic" "$iw"
 awk -v s="$sc" -v c="$cc" 'BEGIN { r = s / c; printf "ratio (Lua on_data / list --json, cpu): %.2fx, target 1.5x: %s\n", r, r <= 1.5 ? "met" : "NOT met" }'
-awk -v s="$sc" -v c="$kc" 'BEGIN { printf "ratio (Lua on_data / the same callback in C, cpu): %.2fx\n", c > 0 ? s / c : 0 }'
+awk -v s="$sc" -v c="$kc" 'BEGIN { printf "ratio (Lua on_data / the same callback in C, cpu): %.2fx\n", (c > 0 ? s / c : 0) }'
