@@ -8,6 +8,7 @@
 #   make fuzz-corpus  seed inputs for the harnesses
 #   make fuzz-run     every harness for SECONDS seconds on its seeds
 #   make bench        the reader benchmark (not part of `make test`)
+#   make lua          the Lua 5.4 module, build/lua/tcpsession.so (bindings/lua/)
 #   make install      PREFIX=/usr/local
 #   make deps         as root: apt-get install what the tests need (Debian)
 #
@@ -24,8 +25,12 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PYTHON   ?= python3
 SWIG     ?= swig
+LUA      ?= lua5.4
 LUA_INC  ?= /usr/include/lua5.4
-LUA_LIB  ?= -llua5.4
+# Libraries the Lua module links with: none on Linux, where the interpreter
+# has Lua built in and exports its API (a second copy of Lua inside the
+# module would break it); on macOS: LUA_LIB='-undefined dynamic_lookup'
+LUA_LIB  ?=
 BUILD    ?= build
 SECONDS  ?= 60
 NO_DEPS  ?=
@@ -76,7 +81,7 @@ QUICKSTART := $(BUILD)/gen/quickstart.inc
 
 .PHONY: all examples cli data test-scripts bench-reader bench-engine bench-cli python test-python bench-python demo test test-run test-suites test-compile sanitize \
         sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
-        deps check-deps-build check-deps-test suites-build san-build
+        deps check-deps-build check-deps-test suites-build san-build lua lua-san test-lua bench-lua
 .DEFAULT_GOAL := all
 
 # `make` builds what needs only a C compiler; the command also needs zlib
@@ -161,9 +166,10 @@ test-run:
 	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
 	@$(MAKE) --no-print-directory $(CLI_BIN) || true
 	@$(MAKE) --no-print-directory python || true
-	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" \
+	@$(MAKE) --no-print-directory -k $(LUA_TEST_DEPS) || true
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" LUA="$(LUA)" \
 	  bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
-	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh bindings/python/tests/run.sh
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh bindings/python/tests/run.sh bindings/lua/tests/run.sh
 	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
 	  $(RESULTS)/scripts.txt
 
@@ -326,9 +332,54 @@ bench-python: python $(CLI_BIN)
 	PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) DPKT_PYTHON=$(DPKT_PYTHON) \
 	  $(PYTHON) bindings/python/tests/bench.py $(BENCH_FILE) $(BENCH_PY_SMALL)
 
+# -------------------------------------------------------------------- lua
+# The Lua 5.4 module (bindings/lua/README.md).
+#   make lua         build/lua/tcpsession.so   (LUA_CPATH=build/lua/?.so lua5.4 ...)
+#   make test-lua    its tests alone (make test runs them too)
+#   make bench-lua   Lua's reassemble() against `tcpsession list --json`
+# lua-san is the same module with AddressSanitizer (gcc's, loaded with
+# LD_PRELOAD into the uninstrumented interpreter by the tests).
+LUA_MOD      := $(BUILD)/lua/tcpsession.so
+LUA_SAN_MOD  := $(BUILD)/lua-san/tcpsession.so
+LUA_SAN_CC   ?= gcc
+LUA_MOD_DEPS := bindings/lua/tcpsession_lua.c tcpsession.h examples/cli/sha256.h
+LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
+HAVE_LUA     := $(shell test -f $(LUA_INC)/lua.h && echo 1)
+LUA_TEST_DEPS := $(LUA_MOD) $(LUA_SAN_MOD) $(BUILD)/lua/gen_sessions
+
+lua: $(LUA_MOD)
+lua-san: $(LUA_SAN_MOD)
+
+$(LUA_MOD): $(LUA_MOD_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared -I. -Iexamples/cli -I$(LUA_INC) -o $@ $< $(LUA_LIB) $(LDFLAGS)
+
+$(LUA_SAN_MOD): $(LUA_MOD_DEPS)
+	@mkdir -p $(dir $@)
+	$(LUA_SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -fPIC -shared -I. -Iexamples/cli -I$(LUA_INC) -o $@ $< $(LUA_LIB)
+
+$(BUILD)/lua/gen_sessions: tests/bench/gen_sessions.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
+test-lua:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory -k $(CLI_BIN) $(LUA_TEST_DEPS) || true
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" LUA="$(LUA)" bash tests/run_scripts.sh $(RESULTS)/lua.txt \
+	  bindings/lua/tests/run.sh
+	@bash tests/summary.sh $(RESULTS)/lua.txt
+
+$(BUILD)/lua/count_c: bindings/lua/bench/count_c.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG -I. -o $@ $<
+
+bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
+	@$(MAKE) --no-print-directory $(BENCH_FILE)
+	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
+
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
-install: all
+install: all $(if $(HAVE_LUA),$(LUA_MOD))
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(CLI_BIN) $(DESTDIR)$(PREFIX)/bin/tcpsession
@@ -337,10 +388,15 @@ install: all
 	  '$(PREFIX)' 'TCP session reassembly from pcap and pcapng captures, in one C header' '$(VERSION)' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc
 	install -m 644 examples/cli/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1
+ifeq ($(HAVE_LUA),1)
+	install -d $(DESTDIR)$(LUA_CMOD_DIR)
+	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD_DIR)/tcpsession.so
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/tcpsession.h $(DESTDIR)$(PREFIX)/bin/tcpsession \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1 \
+	  $(DESTDIR)$(LUA_CMOD_DIR)/tcpsession.so
 
 clean:
 	rm -rf $(BUILD)
