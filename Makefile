@@ -307,9 +307,9 @@ $(BUILD)/san/hostile_caps: tests/hostile_caps.c tcpsession.h tests/capwriter.h t
 # the captures the suites build, saved by the tap (the suites' own results
 # do not count here; they are counted by test-run)
 $(TAP_DIR)/.done: $(TAP_BINS)
-	@rm -rf $(TAP_DIR); mkdir -p $(TAP_DIR)
+	@rm -rf $(TAP_DIR); mkdir -p $(TAP_DIR)/read $(TAP_DIR)/seg
 	@for t in $(TAP_BINS); do TCPS_TAP_DIR=$(TAP_DIR) TCPS_CORPUS=/nonexistent $$t -j1 >/dev/null 2>&1 || true; done
-	@echo "tap: $$(ls $(TAP_DIR) | wc -l) distinct captures from the suites"
+	@echo "tap: $$(ls $(TAP_DIR)/read | wc -l) distinct captures and $$(ls $(TAP_DIR)/seg | wc -l) segment sequences from the suites"
 	@touch $@
 
 hostile-build: $(TAP_DIR)/.done $(BUILD)/san/failalloc $(BUILD)/san/hostile_caps $(BUILD)/tests/failalloc \

@@ -8,17 +8,23 @@
        (the callback is read to its end and replayed from memory);
      - tcps_decode: each packet given to a decoder, written at
        tcps_decoder_destroy as one pcapng per decoder (an interface per
-       link type), so decoder and defragmentation cases become captures.
+       link type), so decoder and defragmentation cases become captures;
+     - tcps_feed_segment: each segment rebuilt as a raw IPv4/IPv6 packet
+       (addresses, ports, sequence and acknowledgement numbers, flags,
+       window, payload; a payload the snapshot length cut keeps its wire
+       length), written at tcps_destroy as one pcapng per context. TCP
+       options are not carried over (the reassembly does not depend on them).
    The suites run as usual; `make failalloc` then runs every saved capture
    with failing allocators (tests/failalloc.c). Inputs above 8 MiB are not
-   saved. Not thread-safe for tcps_decode (the suites that use threads open
-   paths only). */
+   saved. Not thread-safe for tcps_decode and tcps_feed_segment (the suites
+   that use threads open paths only). */
 #ifndef FAILALLOC_TAP_H
 #define FAILALLOC_TAP_H
 
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "capwriter.h"
+#include "pktbuild.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +40,10 @@ static void tap_save(const void *data, size_t size, const char *kind) {
     size_t i;
     if (!dir || !*dir || size > TAP_MAX_SAVE || (!data && size)) return;
     for (i = 0; i < size; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    snprintf(path, sizeof path, "%s/%s-%016llx.cap", dir, kind, (unsigned long long)h);
+    /* segment sequences apart (DIR/seg; the rest in DIR/read): many and
+       small, make test runs them with the -O2 build */
+    snprintf(path, sizeof path, "%s/%s/%s-%016llx.cap", dir, strcmp(kind, "seg") ? "read" : "seg", kind,
+             (unsigned long long)h);
     f = fopen(path, "wb");
     if (!f) return;
     if (size) fwrite(data, 1, size, f);
@@ -173,6 +182,68 @@ static void tap_decoder_destroy(tcps_decoder *d) {
     tcps_decoder_destroy(d);
 }
 
+/* tcps_feed_segment: segments collected per context */
+typedef struct tap_ctx {
+    const tcps_ctx *c;
+    capw_buf b;
+    struct tap_ctx *next;
+} tap_ctx;
+
+static tap_ctx *tap_ctxs;
+static pb_buf tap_pkt;
+
+static int tap_feed_segment(tcps_ctx *c, const tcps_segment *seg) {
+    tap_ctx *t;
+    for (t = tap_ctxs; t && t->c != c; t = t->next) {}
+    if (!t && c && seg && (t = (tap_ctx *)calloc(1, sizeof *t)) != NULL) {
+        capw_opts o;
+        t->c = c;
+        capw_init(&t->b);
+        capw_ng_shb(&t->b, 0);
+        capw_opts_init(&o, 0);
+        capw_opt_u8(&o, CAPW_IF_TSRESOL, 9);
+        capw_ng_idb(&t->b, TCPS_LINKTYPE_RAW, 0, &o);
+        capw_opts_free(&o);
+        t->next = tap_ctxs;
+        tap_ctxs = t;
+    }
+    if (t && seg && t->b.len < TAP_MAX_SAVE && seg->payload_len <= 65000 && seg->payload.len <= seg->payload_len &&
+        (seg->ip_version == 4 || seg->ip_version == 6) && (seg->payload.ptr || !seg->payload.len)) {
+        pb_tcp_hdr th = pb_tcp_default(seg->sport, seg->dport);
+        pb_ip_hdr ip = pb_ip4("0.0.0.0", "0.0.0.0");
+        size_t cut = seg->payload_len - seg->payload.len;
+        ip.version = seg->ip_version;
+        memcpy(ip.src, seg->src, 16);
+        memcpy(ip.dst, seg->dst, 16);
+        th.seq = seg->seq, th.ack = seg->ack, th.flags = seg->flags, th.window = seg->window;
+        th.urgent = seg->urgent;
+        pb_init(&tap_pkt);
+        if (seg->payload.len) pb_append(&tap_pkt, seg->payload.ptr, seg->payload.len);
+        if (cut) pb_append_zeros(&tap_pkt, cut);
+        pb_tcp(&tap_pkt, &th);
+        if (seg->ip_version == 4) pb_ipv4(&tap_pkt, &ip, PB_TCP);
+        else pb_ipv6(&tap_pkt, &ip, PB_TCP);
+        capw_ng_epb(&t->b, 0, (uint64_t)seg->ts.sec * 1000000000u + seg->ts.nsec, pb_data(&tap_pkt),
+                    (uint32_t)(pb_len(&tap_pkt) - cut), (uint32_t)pb_len(&tap_pkt), NULL);
+    }
+    return tcps_feed_segment(c, seg);
+}
+
+static void tap_destroy(tcps_ctx *c) {
+    tap_ctx **pp, *t;
+    for (pp = &tap_ctxs; (t = *pp) != NULL; pp = &t->next)
+        if (t->c == c) {
+            *pp = t->next;
+            tap_save(t->b.data, t->b.len, "seg");
+            capw_free(&t->b);
+            free(t);
+            break;
+        }
+    tcps_destroy(c);
+}
+
+#define tcps_feed_segment tap_feed_segment
+#define tcps_destroy tap_destroy
 #define tcps_reader_open_memory tap_reader_open_memory
 #define tcps_reader_open_path tap_reader_open_path
 #define tcps_reader_open_file tap_reader_open_file
