@@ -322,7 +322,7 @@ failalloc-full: hostile-build
 	@BUILD="$(BUILD)" FAILALLOC_FULL=1 bash tests/hostile_run.sh failalloc
 
 bench-adversarial: $(BUILD)/tests/hostile_caps
-	./$(BUILD)/tests/hostile_caps bench $(HOSTILE_DIR)/bench
+	./$(BUILD)/tests/hostile_caps bench
 
 valgrind: suites-build $(BUILD)/tests/failalloc $(BUILD)/tests/hostile_caps $(CLI_BIN)
 	@mkdir -p $(RESULTS)
