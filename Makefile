@@ -81,7 +81,8 @@ QUICKSTART := $(BUILD)/gen/quickstart.inc
 
 .PHONY: all examples cli data test-scripts bench-reader bench-engine bench-cli python test-python bench-python demo test test-run test-suites test-compile sanitize \
         sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
-        deps check-deps-build check-deps-test suites-build san-build lua lua-san test-lua bench-lua
+        deps check-deps-build check-deps-test suites-build san-build lua lua-san test-lua bench-lua \
+        hostile-build failalloc failalloc-full bench-adversarial valgrind
 .DEFAULT_GOAL := all
 
 # `make` builds what needs only a C compiler; the command also needs zlib
@@ -167,9 +168,11 @@ test-run:
 	@$(MAKE) --no-print-directory $(CLI_BIN) || true
 	@$(MAKE) --no-print-directory python || true
 	@$(MAKE) --no-print-directory -k $(LUA_TEST_DEPS) || true
+	@$(MAKE) --no-print-directory -k hostile-build || true
 	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" LUA="$(LUA)" \
 	  bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
-	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh bindings/python/tests/run.sh bindings/lua/tests/run.sh
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh tests/hostile_run.sh \
+	  bindings/python/tests/run.sh bindings/lua/tests/run.sh
 	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
 	  $(RESULTS)/scripts.txt
 
@@ -376,6 +379,64 @@ $(BUILD)/lua/count_c: bindings/lua/bench/count_c.c tcpsession.h
 bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
 	@$(MAKE) --no-print-directory $(BENCH_FILE)
 	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
+
+# ---- hostile
+# Failing allocators (tests/failalloc.c), adversarial captures
+# (tests/hostile_caps.c), the malformed corpus files, valgrind.  See
+# tests/HOSTILE.md.
+#   make failalloc         every capture the suites build, data/ and the
+#                          corpus, with the k-th allocation failing, every k
+#                          (ASan build; part of `make test`)
+#   make failalloc-full    the same, also with the -O2 build
+#   make bench-adversarial time per packet of each adversarial capture at
+#                          1x, 10x and 100x
+#   make valgrind          the suites and failalloc under memcheck
+TAP_DIR  := $(BUILD)/tap/caps
+TAP_BINS := $(addprefix $(BUILD)/tap/,$(TEST_NAMES))
+HOSTILE_DIR := $(BUILD)/hostile
+
+$(BUILD)/tap/%: tests/%.c $(TEST_HDRS) tests/failalloc_tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -w -O1 -g -I. -Itests -I$(BUILD)/gen \
+	  -include tests/failalloc_tap.h -o $@ $< -lcriterion
+$(BUILD)/tap/test_quickstart: $(QUICKSTART)
+
+$(BUILD)/tests/failalloc: tests/failalloc.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -I. -o $@ $<
+$(BUILD)/san/failalloc: tests/failalloc.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $<
+$(BUILD)/tests/hostile_caps: tests/hostile_caps.c tcpsession.h tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -I. -Itests -o $@ $<
+$(BUILD)/san/hostile_caps: tests/hostile_caps.c tcpsession.h tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -Itests -o $@ $<
+
+# the captures the suites build, saved by the tap (the suites' own results
+# do not count here; they are counted by test-run)
+$(TAP_DIR)/.done: $(TAP_BINS)
+	@rm -rf $(TAP_DIR); mkdir -p $(TAP_DIR)/read $(TAP_DIR)/seg
+	@for t in $(TAP_BINS); do TCPS_TAP_DIR=$(TAP_DIR) TCPS_CORPUS=/nonexistent $$t -j1 >/dev/null 2>&1 || true; done
+	@echo "tap: $$(ls $(TAP_DIR)/read | wc -l) distinct captures and $$(ls $(TAP_DIR)/seg | wc -l) segment sequences from the suites"
+	@touch $@
+
+hostile-build: $(TAP_DIR)/.done $(BUILD)/san/failalloc $(BUILD)/san/hostile_caps $(BUILD)/tests/failalloc \
+               $(BUILD)/tests/hostile_caps $(CLI_BIN)
+
+failalloc: hostile-build
+	@BUILD="$(BUILD)" bash tests/hostile_run.sh failalloc
+
+failalloc-full: hostile-build
+	@BUILD="$(BUILD)" FAILALLOC_FULL=1 bash tests/hostile_run.sh failalloc
+
+bench-adversarial: $(BUILD)/tests/hostile_caps
+	./$(BUILD)/tests/hostile_caps bench
+
+valgrind: suites-build $(BUILD)/tests/failalloc $(BUILD)/tests/hostile_caps $(CLI_BIN)
+	@mkdir -p $(RESULTS)
+	@BUILD="$(BUILD)" bash tests/valgrind.sh $(TEST_BINS)
 
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)

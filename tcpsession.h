@@ -3061,6 +3061,8 @@ typedef struct tcps__sess {
     struct tcps__sess *lprev, *lnext; /* LRU, most recent first */
     struct tcps__sess *cprev, *cnext; /* closing, oldest first */
     struct tcps__sess *next_free;
+    struct tcps__tomb *spare; /* the tombstone, allocated with the session so that
+                                 closing it never needs memory */
     tcps_time close_ts;
     uint8_t client_side; /* key side (0 a, 1 b) of the client */
     uint8_t state;
@@ -3546,8 +3548,9 @@ TCPS__PRIVATE void tcps__make_tomb(tcps_ctx *c, tcps__sess *s) {
     tcps__tomb *t;
     int i;
     if (c->ntombs >= c->max_tombs && c->tomb_head) tcps__tomb_remove(c, c->tomb_head);
-    t = (tcps__tomb *)tcps__calloc(&c->cfg.allocator, 1, sizeof *t);
-    if (!t) return; /* late packets will start a new session: harmless */
+    t = s->spare;
+    s->spare = NULL;
+    if (!t) return;
     t->e.hash = s->e.hash;
     t->e.key = s->e.key;
     t->e.kind = TCPS__KIND_TOMB;
@@ -3665,10 +3668,16 @@ TCPS__PRIVATE tcps__sess *tcps__new_session(tcps_ctx *c, const tcps__key *k, uin
         tcps__finalize(c, c->lru_tail, TCPS_END_EVICTED);
     s = (tcps__sess *)tcps__calloc(&c->cfg.allocator, 1, sizeof *s);
     if (!s) return NULL;
+    s->spare = (tcps__tomb *)tcps__calloc(&c->cfg.allocator, 1, sizeof *s->spare);
+    if (!s->spare) {
+        tcps__free(&c->cfg.allocator, s, sizeof *s);
+        return NULL;
+    }
     s->e.hash = h;
     s->e.key = *k;
     s->e.kind = TCPS__KIND_SESS;
     if (tcps__table_insert(c, &s->e) != TCPS_OK) {
+        tcps__free(&c->cfg.allocator, s->spare, sizeof *s->spare);
         tcps__free(&c->cfg.allocator, s, sizeof *s);
         return NULL;
     }
@@ -3871,6 +3880,7 @@ TCPS__PRIVATE void tcps__free_graveyard(tcps_ctx *c) {
     while (c->grave_sess) {
         tcps__sess *s = c->grave_sess;
         c->grave_sess = s->next_free;
+        if (s->spare) tcps__free(&c->cfg.allocator, s->spare, sizeof *s->spare);
         tcps__free(&c->cfg.allocator, s, sizeof *s);
     }
 }
@@ -3951,6 +3961,7 @@ TCPS_API void tcps_destroy(tcps_ctx *c) {
         int i;
         c->lru_head = s->lnext;
         for (i = 0; i < 2; i++) tcps__free_dir(c, &s->d[i]);
+        if (s->spare) tcps__free(&al, s->spare, sizeof *s->spare);
         tcps__free(&al, s, sizeof *s);
     }
     while (c->tomb_head) {

@@ -1405,7 +1405,10 @@ int cmd_extract(int argc, char **argv) {
         return CLI_OUTPUT;
     }
     if (o.logpath) {
-        o.log = fopen(o.logpath, "a");
+        /* O_NOFOLLOW: the log may sit in OUTDIR, where a link could be planted */
+        int lfd = open(o.logpath, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0644);
+        o.log = lfd >= 0 ? fdopen(lfd, "a") : NULL;
+        if (!o.log && lfd >= 0) close(lfd);
         if (!o.log) {
             cli_err("extract: %s: cannot open the log: %s", o.logpath, strerror(errno));
             close(outfd);
