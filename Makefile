@@ -75,7 +75,7 @@ FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
 QUICKSTART := $(BUILD)/gen/quickstart.inc
 
 .PHONY: all examples cli data test-scripts bench-reader bench-engine bench-cli demo test test-run test-suites test-compile sanitize \
-        sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
+        sanitize-run fuzz fuzz-corpus fuzz-run fuzz-regress bench install uninstall clean \
         deps check-deps-build check-deps-test suites-build san-build
 .DEFAULT_GOAL := all
 
@@ -194,47 +194,6 @@ sanitize:
 	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
 	@bash tests/summary.sh $(RESULTS)/sanitize.txt
 
-# ---------------------------------------------------------------- fuzzing
-# One libFuzzer binary per fuzz/fuzz_*.c, and a replay build of the same
-# harness with fuzz/driver.c and $(CC) (no libFuzzer needed) that runs
-# crash files or directories:  build/fuzz/fuzz_reader-replay crash-1234
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=all
-fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
-
-$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c tcpsession.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. -o $@ $<
-
-$(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c tcpsession.h
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
-
-$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard tests/*.h) tcpsession.h
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $<
-
-SEEDS := $(BUILD)/fuzz/seeds
-fuzz-corpus: $(BUILD)/fuzz/make_seeds
-	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
-	./$(BUILD)/fuzz/make_seeds $(SEEDS)
-	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
-
-# Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
-# crashes to build/fuzz/artifacts/.  A harness fuzz_X uses fuzz/X.dict and
-# the seeds in build/fuzz/seeds/X when they exist.
-fuzz-run: fuzz fuzz-corpus
-	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; \
-	for h in $(FUZZ_NAMES); do \
-	  n=$${h#fuzz_}; corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
-	  seeds=; test -d $(SEEDS)/$$n && seeds=$(SEEDS)/$$n; \
-	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
-	  echo "== $$h for $(SECONDS) s"; \
-	  ./$(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -max_len=65536 -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds; \
-	done
-
 # ------------------------------------------------------------- benchmarks
 # The reader benchmark needs libpcap (pkg-config or the plain header).
 BENCH_MB    ?= 1024
@@ -267,6 +226,70 @@ bench-reader:
 # build/bench/bulk-1024M.pcap of this machine's own TCP on first use
 bench-engine:
 	BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" bash tests/bench/run_engine_bench.sh
+
+# ---- fuzz
+# One libFuzzer binary per fuzz/fuzz_*.c (clang), and a replay build of the
+# same harness with fuzz/driver.c and $(CC) under ASan/UBSan (no libFuzzer
+# needed) that runs crash files or directories:
+#     build/fuzz/fuzz_reader-replay crash-1234
+# fuzz_http_js fuzzes the command's HTTP/JavaScript extraction: it links
+# examples/cli/http_js.c and zlib, its reads (pread) served from memory.
+# See fuzz/README.md.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+FUZZ_HDRS  := tcpsession.h $(wildcard fuzz/*.h)
+HTTPJS_SRC := examples/cli/http_js.c examples/cli/http_js.h
+HTTPJS_FLAGS := -D_POSIX_C_SOURCE=200809L -Iexamples/cli -Wl,--wrap=pread
+fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
+
+$(BUILD)/fuzz/fuzz_http_js: fuzz/fuzz_http_js.c $(HTTPJS_SRC) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(HTTPJS_FLAGS) -I. -o $@ $< examples/cli/http_js.c -lz
+
+$(BUILD)/fuzz/fuzz_http_js-replay: fuzz/fuzz_http_js.c fuzz/driver.c $(HTTPJS_SRC) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(HTTPJS_FLAGS) -I. -o $@ $< examples/cli/http_js.c fuzz/driver.c -lz
+
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lz
+
+SEEDS := $(BUILD)/fuzz/seeds
+fuzz-corpus: $(BUILD)/fuzz/make_seeds
+	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
+	./$(BUILD)/fuzz/make_seeds $(SEEDS)
+	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
+
+# Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
+# crashes to build/fuzz/artifacts/.  A harness fuzz_X uses fuzz/X.dict, the
+# seeds in build/fuzz/seeds/X and the regression inputs in
+# tests/fuzz_regress/X when they exist.  Any crash, leak, timeout or OOM
+# fails the target.
+fuzz-run: fuzz fuzz-corpus
+	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; \
+	for h in $(FUZZ_NAMES); do \
+	  n=$${h#fuzz_}; corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
+	  seeds=; test -d $(SEEDS)/$$n && seeds=$(SEEDS)/$$n; \
+	  regress=; test -d tests/fuzz_regress/$$n && regress=tests/fuzz_regress/$$n; \
+	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
+	  echo "== $$h for $(SECONDS) s"; \
+	  ./$(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds $$regress; \
+	done
+
+# The kept inputs of tests/fuzz_regress/ (every crash a harness found, and
+# the seeds) replayed by the gcc builds: part of `make test`.
+fuzz-regress: $(FUZZ_REPLAY) $(BUILD)/fuzz/make_seeds
+	@BUILD="$(BUILD)" bash tests/fuzz_regress/run.sh
 
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
