@@ -587,6 +587,9 @@ static void reassembly_seeds(void) {
         {0x01, 0x02, 4, 8, 0, 5, 0, 0},          /* last wins, 4 sessions, small buffers */
         {0x02, 0x00, 0xff, 0xff, 10, 50, 0, 0},  /* port heuristic, idle timeout */
         {0x00, 0x80, 0xff, 0xff, 0, 0, 7, 3},    /* allocator fails */
+        {0x04, 0x80, 0xff, 0xff, 0, 0, 0, 0x10}, /* VLANs apart; tcps_feed_frame */
+        {0x00, 0x03, 0x20, 0x40, 0, 0, 0, 0x20}, /* a pcap read in pull mode */
+        {0x01, 0x80, 0xff, 0xff, 0, 3, 0, 0x30}, /* a pcap through tcps_run */
     };
     size_t i;
     for (i = 0; i < sizeof opts / sizeof opts[0]; i++) {
