@@ -4,7 +4,8 @@
    span past its buffer faults under ASan).
 
    Everything is static; the state lives in structs the harness resets for
-   every input (libFuzzer runs many inputs in one process). */
+   every input (libFuzzer runs many inputs in one process).  Include
+   tcpsession.h first to get fz_allocator. */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 
@@ -111,6 +112,7 @@ FZ_FN void *fz_realloc(void *ptr, size_t old, size_t size, void *user) {
     return q + FZ_HDR;
 }
 
+#ifdef TCPSESSION_H
 FZ_FN tcps_allocator fz_allocator(fz_alloc *a) {
     tcps_allocator al;
     al.alloc = fz_malloc;
@@ -119,6 +121,7 @@ FZ_FN tcps_allocator fz_allocator(fz_alloc *a) {
     al.user = a;
     return al;
 }
+#endif
 
 /* ---- a byte source handing out its input in pieces of chunks[i]+1 bytes
    (the four sizes cycled) */
