@@ -160,8 +160,9 @@ test-run:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
 	@$(MAKE) --no-print-directory $(CLI_BIN) || true
+	@$(MAKE) --no-print-directory -k $(FUZZ_REPLAY) $(BUILD)/fuzz/make_seeds || true
 	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
-	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh tests/fuzz_regress/run.sh
 	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
 	  $(RESULTS)/scripts.txt
 
