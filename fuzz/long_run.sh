@@ -19,9 +19,14 @@ if [ "${1:-}" = "--summary" ]; then
     printf '%-12s %10s %12s %8s %8s %8s %s\n' harness exec/s executions edges features corpus wall_s
     for log in "$out"/*.log; do
         n=$(basename "$log" .log)
-        done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)
-        execs=$(sed -nE 's/^stat::number_of_executed_units: ([0-9]+)/\1/p' "$log" | tail -n 1)
-        rate=$(sed -nE 's/^stat::average_exec_per_sec: ([0-9]+)/\1/p' "$log" | tail -n 1)
+        done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)
+        if [ -z "$done_line" ]; then
+            echo "$n: running or stopped early: $(tail -c 300 "$log" | tail -n 1 | cut -c 1-100)"
+            grep -aE 'ERROR: |SUMMARY: |Test unit written' "$log" | head -n 5 || true
+            continue
+        fi
+        execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
+        rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log" | tail -n 1)
         cov=$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<<"$done_line")
         ft=$(sed -nE 's/.* ft: ([0-9]+) .*/\1/p' <<<"$done_line")
         corp=$(sed -nE 's/.* corp: ([0-9]+)\/.*/\1/p' <<<"$done_line")
