@@ -266,7 +266,7 @@ $(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c tests/capwriter.h tests/pktbuild.h
 SEEDS := $(BUILD)/fuzz/seeds
 fuzz-corpus: $(BUILD)/fuzz/make_seeds
 	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
-	./$(BUILD)/fuzz/make_seeds $(SEEDS)
+	$(BUILD)/fuzz/make_seeds $(SEEDS)
 	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
 
 # Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
@@ -282,7 +282,7 @@ fuzz-run: fuzz fuzz-corpus
 	  regress=; test -d tests/fuzz_regress/$$n && regress=tests/fuzz_regress/$$n; \
 	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
 	  echo "== $$h for $(SECONDS) s"; \
-	  ./$(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  $(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=65536 -print_final_stats=1 \
 	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds $$regress; \
 	done
