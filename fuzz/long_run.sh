@@ -3,7 +3,8 @@
 # (reader pcapng decoder defrag reassembly diff http_js; none: all of them)
 # runs FUZZ_SECONDS seconds (default 1850) on its own corpus, seeds and kept
 # regression inputs, with its dictionary; the log, with libFuzzer's final
-# statistics, goes to build/fuzz/long/NAME.log.  Build first:
+# statistics, goes to build/fuzz/long/NAME.log (wall seconds in NAME.wall,
+# user+system CPU seconds in NAME.cpu).  Build first:
 #     make fuzz fuzz-corpus
 #     FUZZ_SECONDS=1850 bash fuzz/long_run.sh       (all seven at once)
 #     bash fuzz/long_run.sh reader pcapng           (some)
@@ -16,7 +17,7 @@ out=$BUILD/fuzz/long
 mkdir -p "$out" "$BUILD/fuzz/artifacts"
 
 if [ "${1:-}" = "--summary" ]; then
-    printf '%-12s %10s %12s %8s %8s %8s %s\n' harness exec/s executions edges features corpus wall_s
+    printf '%-12s %10s %12s %8s %8s %8s %7s %s\n' harness exec/s executions edges features corpus wall_s cpu_s
     for log in "$out"/*.log; do
         n=$(basename "$log" .log)
         done_line=$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)
@@ -31,7 +32,8 @@ if [ "${1:-}" = "--summary" ]; then
         ft=$(sed -nE 's/.* ft: ([0-9]+) .*/\1/p' <<<"$done_line")
         corp=$(sed -nE 's/.* corp: ([0-9]+)\/.*/\1/p' <<<"$done_line")
         wall=$(cat "$out/$n.wall" 2>/dev/null || echo '?')
-        printf '%-12s %10s %12s %8s %8s %8s %s\n' "$n" "${rate:-?}" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$wall"
+        cpu=$(awk '{printf "%.0f", $1 + $2}' "$out/$n.cpu" 2>/dev/null || true)
+        printf '%-12s %10s %12s %8s %8s %8s %7s %s\n' "$n" "${rate:-?}" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$wall" "${cpu:-?}"
         grep -aE 'ERROR: |SUMMARY: |Test unit written' "$log" | head -n 5 || true
     done
     exit 0
@@ -51,7 +53,9 @@ for n in "${names[@]}"; do
     [ -f "fuzz/$n.dict" ] && dict=(-dict="fuzz/$n.dict")
     (
         start=$(date +%s)
-        nice -n 10 "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        timer=()
+        [ -x /usr/bin/time ] && timer=(/usr/bin/time -f '%U %S' -o "$out/$n.cpu")
+        nice -n 10 "${timer[@]}" "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
             -max_len=65536 -print_final_stats=1 -artifact_prefix="$BUILD/fuzz/artifacts/$n-" \
             "${dirs[@]}" >"$out/$n.log" 2>&1 || true
         echo $(($(date +%s) - start)) >"$out/$n.wall"
