@@ -80,7 +80,7 @@ FUZZ_REPLAY := $(addsuffix -replay,$(FUZZ_BINS))
 QUICKSTART := $(BUILD)/gen/quickstart.inc
 
 .PHONY: all examples cli data test-scripts bench-reader bench-engine bench-cli python test-python bench-python demo test test-run test-suites test-compile sanitize \
-        sanitize-run fuzz fuzz-corpus fuzz-run bench install uninstall clean \
+        sanitize-run fuzz fuzz-corpus fuzz-run fuzz-regress bench install uninstall clean \
         deps check-deps-build check-deps-test suites-build san-build lua lua-san test-lua bench-lua \
         hostile-build failalloc failalloc-full bench-adversarial valgrind
 .DEFAULT_GOAL := all
@@ -169,9 +169,10 @@ test-run:
 	@$(MAKE) --no-print-directory python || true
 	@$(MAKE) --no-print-directory -k $(LUA_TEST_DEPS) || true
 	@$(MAKE) --no-print-directory -k hostile-build || true
+	@$(MAKE) --no-print-directory -k $(FUZZ_REPLAY) $(BUILD)/fuzz/make_seeds || true
 	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" LUA="$(LUA)" \
 	  bash tests/run_scripts.sh $(RESULTS)/scripts.txt \
-	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh tests/hostile_run.sh \
+	  $(wildcard tests/cli/test_*.sh) tests/realtraffic/run.sh tests/hostile_run.sh tests/fuzz_regress/run.sh \
 	  bindings/python/tests/run.sh bindings/lua/tests/run.sh
 	@bash tests/summary.sh $(RESULTS)/suites.txt $(RESULTS)/compile.txt $(RESULTS)/sanitize.txt \
 	  $(RESULTS)/scripts.txt
@@ -204,47 +205,6 @@ sanitize:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  bash tests/run_suites.sh $(RESULTS)/sanitize.txt $(SAN_BINS)
 	@bash tests/summary.sh $(RESULTS)/sanitize.txt
-
-# ---------------------------------------------------------------- fuzzing
-# One libFuzzer binary per fuzz/fuzz_*.c, and a replay build of the same
-# harness with fuzz/driver.c and $(CC) (no libFuzzer needed) that runs
-# crash files or directories:  build/fuzz/fuzz_reader-replay crash-1234
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=all
-fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
-
-$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c tcpsession.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. -o $@ $<
-
-$(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c tcpsession.h
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
-
-$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c $(wildcard tests/*.h) tcpsession.h
-	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $<
-
-SEEDS := $(BUILD)/fuzz/seeds
-fuzz-corpus: $(BUILD)/fuzz/make_seeds
-	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
-	./$(BUILD)/fuzz/make_seeds $(SEEDS)
-	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
-
-# Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
-# crashes to build/fuzz/artifacts/.  A harness fuzz_X uses fuzz/X.dict and
-# the seeds in build/fuzz/seeds/X when they exist.
-fuzz-run: fuzz fuzz-corpus
-	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; \
-	for h in $(FUZZ_NAMES); do \
-	  n=$${h#fuzz_}; corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
-	  seeds=; test -d $(SEEDS)/$$n && seeds=$(SEEDS)/$$n; \
-	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
-	  echo "== $$h for $(SECONDS) s"; \
-	  ./$(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -max_len=65536 -print_final_stats=1 \
-	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds; \
-	done
 
 # ------------------------------------------------------------- benchmarks
 # The reader benchmark needs libpcap (pkg-config or the plain header).
@@ -281,7 +241,7 @@ bench-reader:
 bench-engine:
 	BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" bash tests/bench/run_engine_bench.sh
 
-# ---- python
+# ------------------------------------------------------------------- python
 # The SWIG binding (bindings/python), built into $(PY_DIR) for $(PYTHON):
 #   make python                      build; PYTHONPATH=$(PY_DIR) to import it
 #   make test-python                 its unittest suite (part of make test)
@@ -380,7 +340,7 @@ bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
 	@$(MAKE) --no-print-directory $(BENCH_FILE)
 	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
 
-# ---- hostile
+# ------------------------------------------------------------------ hostile
 # Failing allocators (tests/failalloc.c), adversarial captures
 # (tests/hostile_caps.c), the malformed corpus files, valgrind.  See
 # tests/HOSTILE.md.
@@ -437,6 +397,70 @@ bench-adversarial: $(BUILD)/tests/hostile_caps
 valgrind: suites-build $(BUILD)/tests/failalloc $(BUILD)/tests/hostile_caps $(CLI_BIN)
 	@mkdir -p $(RESULTS)
 	@BUILD="$(BUILD)" bash tests/valgrind.sh $(TEST_BINS)
+
+# --------------------------------------------------------------------- fuzz
+# One libFuzzer binary per fuzz/fuzz_*.c (clang), and a replay build of the
+# same harness with fuzz/driver.c and $(CC) under ASan/UBSan (no libFuzzer
+# needed) that runs crash files or directories:
+#     build/fuzz/fuzz_reader-replay crash-1234
+# fuzz_http_js fuzzes the command's HTTP/JavaScript extraction: it links
+# examples/cli/http_js.c and zlib, its reads (pread) served from memory.
+# See fuzz/README.md.
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+FUZZ_HDRS  := tcpsession.h $(wildcard fuzz/*.h)
+HTTPJS_SRC := examples/cli/http_js.c examples/cli/http_js.h
+HTTPJS_FLAGS := -D_POSIX_C_SOURCE=200809L -Iexamples/cli -Wl,--wrap=pread
+fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) -I. -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
+
+$(BUILD)/fuzz/fuzz_http_js: fuzz/fuzz_http_js.c $(HTTPJS_SRC) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(HTTPJS_FLAGS) -I. -o $@ $< examples/cli/http_js.c -lz
+
+$(BUILD)/fuzz/fuzz_http_js-replay: fuzz/fuzz_http_js.c fuzz/driver.c $(HTTPJS_SRC) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(HTTPJS_FLAGS) -I. -o $@ $< examples/cli/http_js.c fuzz/driver.c -lz
+
+$(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c tests/capwriter.h tests/pktbuild.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -I. -Itests -o $@ $< -lz
+
+SEEDS := $(BUILD)/fuzz/seeds
+fuzz-corpus: $(BUILD)/fuzz/make_seeds
+	@rm -rf $(SEEDS); mkdir -p $(SEEDS)
+	$(BUILD)/fuzz/make_seeds $(SEEDS)
+	@for d in $(SEEDS)/*/; do echo "$$d: $$(ls $$d | wc -l) seeds"; done
+
+# Each harness runs SECONDS seconds; new inputs go to build/fuzz/corpus/NAME,
+# crashes to build/fuzz/artifacts/.  A harness fuzz_X uses fuzz/X.dict, the
+# seeds in build/fuzz/seeds/X and the regression inputs in
+# tests/fuzz_regress/X when they exist.  Any crash, leak, timeout or OOM
+# fails the target.
+fuzz-run: fuzz fuzz-corpus
+	@set -e; mkdir -p $(BUILD)/fuzz/artifacts; \
+	for h in $(FUZZ_NAMES); do \
+	  n=$${h#fuzz_}; corpus=$(BUILD)/fuzz/corpus/$$n; mkdir -p $$corpus; \
+	  seeds=; test -d $(SEEDS)/$$n && seeds=$(SEEDS)/$$n; \
+	  regress=; test -d tests/fuzz_regress/$$n && regress=tests/fuzz_regress/$$n; \
+	  dict=; test -f fuzz/$$n.dict && dict=-dict=fuzz/$$n.dict; \
+	  echo "== $$h for $(SECONDS) s"; \
+	  $(BUILD)/fuzz/$$h $$dict -max_total_time=$(SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- $$corpus $$seeds $$regress; \
+	done
+
+# The kept inputs of tests/fuzz_regress/ (every crash a harness found, and
+# the seeds) replayed by the gcc builds: part of `make test`.
+fuzz-regress: $(FUZZ_REPLAY) $(BUILD)/fuzz/make_seeds
+	@BUILD="$(BUILD)" bash tests/fuzz_regress/run.sh
 
 # ---------------------------------------------------------------- install
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)

@@ -9,7 +9,25 @@
    tcps_destroy every byte allocated was freed with the size it was
    allocated with. Any violation prints what and aborts.
 
-   Input: 8 bytes of options, then records (see below). */
+   The segments reach the context by one of four paths (option byte 7,
+   bits 4-5): 0 tcps_feed_segment, one call per segment; 1 tcps_feed_frame,
+   each segment built into an Ethernet frame (a VLAN tag when it has one);
+   2 all the frames written into a pcap in memory, read back with tcps_next
+   (pull mode, events dispatched to the same checks); 3 the same pcap
+   through tcps_run.  Paths 0 and 1 also check the statistics after every
+   call.
+
+   Input: 8 bytes of options, then records (see below).
+     byte 0  bit 0 TCPS_OVERLAP_LAST, bit 1 TCPS_F_PORT_HEURISTIC,
+             bit 2 TCPS_F_SEPARATE_VLANS (records with bit 6 of r5 get a tag)
+     byte 1  max_sessions 2 + (b & 15); bit 7: the default
+     byte 2  max_buffer_dir 64 + 16 b (0xff: default)
+     byte 3  max_buffer_total 64 + 32 b (0xff: default)
+     byte 4  idle_timeout_ms 50 (b & 127)
+     byte 5  linger_ms 20 b
+     byte 6  allocation number 3 b fails (0: none)
+     byte 7  bits 0-3: after that, every n-th allocation fails; bits 4-5:
+             the feeding path */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include <stdio.h>
@@ -228,6 +246,83 @@ static void fr_endpoint(int i, uint8_t addr[16], uint16_t *port, uint8_t *ipv) {
     *port = ports[i];
 }
 
+/* --- frames and an in-memory pcap for the feeding paths 1 to 3 */
+
+typedef struct fr_buf {
+    uint8_t *p;
+    size_t n, cap;
+} fr_buf;
+
+static void fr_put(fr_buf *b, const void *p, size_t n) {
+    if (n > b->cap - b->n) {
+        size_t nc = b->cap ? b->cap : 4096;
+        uint8_t *np;
+        while (nc - b->n < n) nc *= 2;
+        np = (uint8_t *)realloc(b->p, nc);
+        if (!np) fr_fail("out of memory in the harness", nc, 0);
+        b->p = np;
+        b->cap = nc;
+    }
+    if (n) memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+
+static void fr_le32(fr_buf *b, uint32_t v) {
+    uint8_t x[4];
+    x[0] = (uint8_t)v, x[1] = (uint8_t)(v >> 8), x[2] = (uint8_t)(v >> 16), x[3] = (uint8_t)(v >> 24);
+    fr_put(b, x, 4);
+}
+
+static void fr_be16(uint8_t *p, unsigned v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void fr_be32(uint8_t *p, uint32_t v) {
+    fr_be16(p, v >> 16);
+    fr_be16(p + 2, v & 0xffff);
+}
+
+/* Ethernet (+ VLAN) + IP + TCP headers of g into hdr; returns their length.
+   The payload (g->payload) follows them on the wire. */
+static size_t fr_headers(const tcps_segment *g, uint8_t hdr[80]) {
+    size_t n = 12;
+    memset(hdr, 0, 80);
+    hdr[0] = 2, hdr[6] = 2, hdr[11] = 1;
+    if (g->vlan_count) {
+        fr_be16(hdr + n, 0x8100);
+        fr_be16(hdr + n + 2, g->vlan[0]);
+        n += 4;
+    }
+    fr_be16(hdr + n, g->ip_version == 4 ? 0x0800 : 0x86dd);
+    n += 2;
+    if (g->ip_version == 4) {
+        hdr[n] = 0x45;
+        fr_be16(hdr + n + 2, 40 + g->payload_len);
+        hdr[n + 8] = 64;
+        hdr[n + 9] = 6;
+        memcpy(hdr + n + 12, g->src, 4);
+        memcpy(hdr + n + 16, g->dst, 4);
+        n += 20;
+    } else {
+        hdr[n] = 0x60;
+        fr_be16(hdr + n + 4, 20 + g->payload_len);
+        hdr[n + 6] = 6;
+        hdr[n + 7] = 64;
+        memcpy(hdr + n + 8, g->src, 16);
+        memcpy(hdr + n + 24, g->dst, 16);
+        n += 40;
+    }
+    fr_be16(hdr + n, g->sport);
+    fr_be16(hdr + n + 2, g->dport);
+    fr_be32(hdr + n + 4, g->seq);
+    fr_be32(hdr + n + 8, g->ack);
+    hdr[n + 12] = (uint8_t)(0x50 | ((g->flags >> 8) & 1));
+    hdr[n + 13] = (uint8_t)g->flags;
+    fr_be16(hdr + n + 14, g->window);
+    return n + 20;
+}
+
 /* Records:
      r0  bits0-2 source endpoint (mod 6), bits3-5 destination (mod 6; the
          same as the source picks the next one, and IPv4/IPv6 mixes are
@@ -247,8 +342,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tcps_ctx *ctx = NULL;
     uint8_t o[8];
     uint32_t cursor[FR_NEP][FR_NEP];
-    uint8_t *payload = NULL;
+    uint8_t *payload = NULL, hdr[80];
     size_t pcap = 0;
+    fr_buf frame = {NULL, 0, 0}, capture = {NULL, 0, 0};
+    int path, lenient = 0;
     int64_t ms = 0;
     int i, nseg = 0, rc;
     const tcps_stats *cs;
@@ -263,10 +360,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.allocator.realloc = fr_realloc;
     cfg.allocator.free = fr_free;
     cfg.allocator.user = &al;
-    cfg.callbacks.on_open = fr_on_open;
-    cfg.callbacks.on_data = fr_on_data;
-    cfg.callbacks.on_gap = fr_on_gap;
-    cfg.callbacks.on_close = fr_on_close;
+    path = (o[7] >> 4) & 3;
+    if (path != 2) { /* pull mode takes no callbacks */
+        cfg.callbacks.on_open = fr_on_open;
+        cfg.callbacks.on_data = fr_on_data;
+        cfg.callbacks.on_gap = fr_on_gap;
+        cfg.callbacks.on_close = fr_on_close;
+    }
     cfg.user = &st;
     cfg.overlap = (o[0] & 1) ? TCPS_OVERLAP_LAST : TCPS_OVERLAP_FIRST;
     if (o[0] & 2) cfg.flags |= TCPS_F_PORT_HEURISTIC;
@@ -291,6 +391,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st.max_total = cfg.max_buffer_total;
     st.ctx = ctx;
     memset(cursor, 0, sizeof cursor);
+    if (path >= 2) { /* pcap header: little endian, microseconds, Ethernet */
+        fr_le32(&capture, 0xa1b2c3d4u);
+        fr_le32(&capture, 0x00040002u);
+        fr_le32(&capture, 0);
+        fr_le32(&capture, 0);
+        fr_le32(&capture, 262144);
+        fr_le32(&capture, 1);
+    }
 
     while (in.n >= 6 && nseg < FR_MAX_SEGS) {
         uint8_t r0 = fr_u8(&in), r1 = fr_u8(&in), r2 = fr_u8(&in), r3 = fr_u8(&in), r4 = fr_u8(&in),
@@ -340,7 +448,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         end = g.seq + len + ((g.flags & TCPS_TH_SYN) ? 1u : 0u) + ((g.flags & TCPS_TH_FIN) ? 1u : 0u);
         if ((int32_t)(end - cursor[src][dst]) > 0 || (g.flags & TCPS_TH_SYN)) cursor[src][dst] = end;
 
-        rc = tcps_feed_segment(ctx, &g);
+        if (path >= 1) {
+            size_t hl = fr_headers(&g, hdr);
+            frame.n = 0;
+            fr_put(&frame, hdr, hl);
+            fr_put(&frame, g.payload.ptr, caplen);
+            if (path >= 2) {
+                fr_le32(&capture, (uint32_t)g.ts.sec);
+                fr_le32(&capture, g.ts.nsec / 1000u);
+                fr_le32(&capture, (uint32_t)frame.n);
+                fr_le32(&capture, (uint32_t)(hl + len));
+                fr_put(&capture, frame.p, frame.n);
+                continue;
+            }
+            rc = tcps_feed_frame(ctx, TCPS_LINKTYPE_ETHERNET, g.ts, frame.p, frame.n, hl + len);
+        } else {
+            rc = tcps_feed_segment(ctx, &g);
+        }
         if (rc != TCPS_OK && !(rc == TCPS_E_NOMEM && al.failed)) fr_fail("tcps_feed_segment", (unsigned long long)-rc, g.frame);
         cs = tcps_ctx_stats(ctx);
         if (cs->buffered > st.max_total) fr_fail("stats.buffered over max_buffer_total", cs->buffered, st.max_total);
@@ -348,19 +472,63 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (cs->sessions != (uint64_t)st.n) fr_fail("stats.sessions != OPEN events", cs->sessions, (unsigned long long)st.n);
         if (cs->sessions_live != (uint64_t)st.n - st.closes) fr_fail("sessions_live != OPEN - CLOSE", cs->sessions_live, (unsigned long long)st.n - st.closes);
     }
-    rc = tcps_finish(ctx);
+    if (path >= 2) {
+        tcps_reader_config rcfg;
+        tcps_reader *rd = NULL;
+        memset(&rcfg, 0, sizeof rcfg);
+        rcfg.allocator = cfg.allocator;
+        rc = tcps_reader_open_memory(&rd, capture.p, capture.n, &rcfg);
+        if (rc != TCPS_OK) {
+            if (rc != TCPS_E_NOMEM || !al.failed) fr_fail("tcps_reader_open_memory", (unsigned long long)-rc, 0);
+            rc = tcps_finish(ctx);
+        } else if (path == 3) {
+            rc = tcps_run(ctx, rd);
+            if (rc == TCPS_E_NOMEM && al.failed) rc = tcps_finish(ctx); /* run stops at the error */
+        } else {
+            tcps_event ev;
+            for (;;) {
+                rc = tcps_next(ctx, rd, &ev);
+                if (rc == TCPS_E_NOMEM && al.failed) {
+                    /* an event that could not be queued is lost (the error
+                       says so): the rest is drained unchecked */
+                    lenient = 1;
+                    continue;
+                }
+                if (rc != TCPS_OK) break;
+                if (lenient) continue;
+                switch (ev.type) {
+                case TCPS_EV_OPEN: fr_on_open(&ev, &st); break;
+                case TCPS_EV_DATA: fr_on_data(&ev, &st); break;
+                case TCPS_EV_GAP: fr_on_gap(&ev, &st); break;
+                case TCPS_EV_CLOSE: fr_on_close(&ev, &st); break;
+                default: fr_fail("tcps_next: unknown event type", (unsigned long long)ev.type, 0);
+                }
+            }
+            if (rc == TCPS_DONE) {
+                if (tcps_next(ctx, rd, &ev) != TCPS_DONE) fr_fail("tcps_next after DONE is not DONE", 0, 0);
+                rc = TCPS_OK;
+            }
+        }
+        if (rd) tcps_reader_close(rd);
+    } else {
+        rc = tcps_finish(ctx);
+    }
     if (rc != TCPS_OK && !(rc == TCPS_E_NOMEM && al.failed)) fr_fail("tcps_finish", (unsigned long long)-rc, 0);
     cs = tcps_ctx_stats(ctx);
     if (cs->sessions_live != 0) fr_fail("sessions left after tcps_finish", cs->sessions_live, 0);
     if (cs->buffered != 0) fr_fail("bytes left buffered after tcps_finish", cs->buffered, 0);
+    if (lenient) goto done;
     if (st.closes != (uint64_t)st.n) fr_fail("OPEN without CLOSE", (unsigned long long)st.n, st.closes);
     if (cs->bytes != st.bytes) fr_fail("stats.bytes != DATA events", cs->bytes, st.bytes);
     if (cs->missing != st.missing) fr_fail("stats.missing != GAP events", cs->missing, st.missing);
     if (cs->closed_fin + cs->closed_rst + cs->closed_timeout + cs->closed_eof + cs->closed_evicted + cs->closed_reused !=
         st.closes)
         fr_fail("closed_* counters != CLOSE events", st.closes, 0);
+done:
     tcps_destroy(ctx);
     free(payload);
+    free(frame.p);
+    free(capture.p);
     if (al.live) fr_fail("memory not freed by tcps_destroy", al.live, 0);
     return 0;
 }

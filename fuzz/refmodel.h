@@ -447,8 +447,13 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
         int64_t fo = rm_offset(d, seq_data) + (int64_t)g->len;
         t->fin_seen = 1;
         if (!d->fin && fo >= 0) {
+            size_t i;
             d->fin = 1;
             d->fin_off = (uint64_t)fo;
+            /* data that waited before the FIN came and now lies behind it
+               is walled in as much as data arriving there later */
+            for (i = 0; i < d->n; i++)
+                if (d->s[i].state == RM_WAIT && rm_walled(d, d->s[i].start)) m->out->walled++;
         }
     }
     if (g->flags & TCPS_TH_RST) {
