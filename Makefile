@@ -1,14 +1,18 @@
 # tcpsession - build, tests, fuzzing, benchmarks.  See README.md.
 #
-#   make              examples (needs only a C compiler)
+#   make              the command and the examples (needs a C compiler and zlib)
 #   make demo         lists and follows the TCP sessions of data/sample.pcap
-#   make test         every test suite, the compile tests, then `make sanitize`
+#   make test         every test: suites, compile tests, sanitizers, the command's
+#                     scripts, failing allocators, fuzz regressions, Python, Lua
 #   make sanitize     the suites again under ASan + UBSan
+#   make python       the SWIG binding into build/python/ (bindings/python/)
+#   make lua          the Lua 5.4 module, build/lua/tcpsession.so (bindings/lua/)
 #   make fuzz         the libFuzzer harnesses (clang) and their gcc replay drivers
 #   make fuzz-corpus  seed inputs for the harnesses
 #   make fuzz-run     every harness for SECONDS seconds on its seeds
-#   make bench        the reader benchmark (not part of `make test`)
-#   make lua          the Lua 5.4 module, build/lua/tcpsession.so (bindings/lua/)
+#   make valgrind     the suites under memcheck (long)
+#   make bench        the benchmarks against the peers (not part of `make test`;
+#                     also bench-python, bench-lua, bench-adversarial)
 #   make install      PREFIX=/usr/local
 #   make deps         as root: apt-get install what the tests need (Debian)
 #
@@ -241,7 +245,7 @@ bench-reader:
 bench-engine:
 	BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" bash tests/bench/run_engine_bench.sh
 
-# ------------------------------------------------------------------- python
+# ------------------------------------------------------------------ python
 # The SWIG binding (bindings/python), built into $(PY_DIR) for $(PYTHON):
 #   make python                      build; PYTHONPATH=$(PY_DIR) to import it
 #   make test-python                 its unittest suite (part of make test)
@@ -340,7 +344,7 @@ bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
 	@$(MAKE) --no-print-directory $(BENCH_FILE)
 	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
 
-# ------------------------------------------------------------------ hostile
+# ----------------------------------------------------------------- hostile
 # Failing allocators (tests/failalloc.c), adversarial captures
 # (tests/hostile_caps.c), the malformed corpus files, valgrind.  See
 # tests/HOSTILE.md.
@@ -398,7 +402,7 @@ valgrind: suites-build $(BUILD)/tests/failalloc $(BUILD)/tests/hostile_caps $(CL
 	@mkdir -p $(RESULTS)
 	@BUILD="$(BUILD)" bash tests/valgrind.sh $(TEST_BINS)
 
-# --------------------------------------------------------------------- fuzz
+# -------------------------------------------------------------------- fuzz
 # One libFuzzer binary per fuzz/fuzz_*.c (clang), and a replay build of the
 # same harness with fuzz/driver.c and $(CC) under ASan/UBSan (no libFuzzer
 # needed) that runs crash files or directories:
