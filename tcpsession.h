@@ -407,7 +407,10 @@ typedef struct tcps_decode_stats {
 } tcps_decode_stats;
 
 /* Decoder flags */
-#define TCPS_DECODE_VERIFY_CHECKSUMS 0x1 /* check IPv4 and TCP checksums: segments are marked (checksum, ip_checksum) and counted, not dropped; a context with TCPS_F_VERIFY_CHECKSUMS drops them */
+/* check IPv4 and TCP checksums: bad segments are marked (checksum,
+   ip_checksum) and counted, not dropped; a context with
+   TCPS_F_VERIFY_CHECKSUMS drops them */
+#define TCPS_DECODE_VERIFY_CHECKSUMS 0x1
 #define TCPS_DECODE_NO_DEFRAG 0x2        /* count IP fragments, do not rebuild */
 #define TCPS_DECODE_NO_TUNNELS 0x4       /* do not look inside IP-in-IP and GRE */
 
