@@ -383,6 +383,12 @@ TCPS_API const char *tcps_malformed_message(int reason);
 
 #define TCPS_STATS_LINKTYPES 16
 
+/* Each packet has one outcome, counted once:
+     packets = tcp + non_ip + non_tcp + unsupported_link + malformed_packets
+               + fragment_packets + nomem + other
+   (other is a fault of the decoder: the tests hold it at 0). The other
+   counters (ipv4, tunnels, fragments, malformed[] by reason, ...) describe
+   packets without partitioning them. */
 typedef struct tcps_decode_stats {
     uint64_t packets;          /* packets given to the decoder */
     uint64_t bytes;            /* captured bytes of those packets */
@@ -391,6 +397,11 @@ typedef struct tcps_decode_stats {
     uint64_t non_ip;           /* link layer carried something else (ARP, ...) */
     uint64_t non_tcp;          /* IP carried something else (UDP, ICMP, ...) */
     uint64_t unsupported_link; /* packets of a link type not decoded */
+    uint64_t malformed_packets;/* dropped as malformed (the reason in malformed[]) */
+    uint64_t fragment_packets; /* IP fragments that completed no datagram: held
+                                  for the rest, or dropped by the limits */
+    uint64_t nomem;            /* decoding ran out of memory (TCPS_E_NOMEM) */
+    uint64_t other;            /* no outcome: a decoder fault, always 0 */
     uint64_t truncated;        /* TCP segments whose payload the snaplen cut */
     uint64_t tunnels;          /* packets with IP-in-IP, GRE, ... removed */
     uint64_t fragments;        /* IP fragments seen */
@@ -465,6 +476,15 @@ TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_
 #define TCPS_ANOM_DATA_AFTER_RST 0x0080 /* data after a RST */
 #define TCPS_ANOM_CONFLICT 0x0100       /* overlapping copies with different bytes */
 #define TCPS_ANOM_WINDOW_PROBE 0x0200   /* keep-alive or window probe dropped */
+#define TCPS_ANOM_FIN_INFERRED 0x0400   /* no FIN captured, but the peer acknowledged one
+                                           more sequence number than the data and the
+                                           other side's FIN was acknowledged: that number
+                                           is taken as the lost FIN, not as a missing byte */
+#define TCPS_ANOM_FIN_UNCERTAIN 0x0800  /* no FIN captured, the peer acknowledged beyond
+                                           the data and nothing shows the direction closed:
+                                           the last sequence number acknowledged may be a
+                                           FIN or a byte. Alone it is taken as a FIN (no
+                                           gap); after missing data, as a byte (in the gap) */
 
 typedef struct tcps_endpoint {
     uint8_t addr[16];   /* IPv4 in the first 4 bytes */
@@ -573,9 +593,15 @@ typedef struct tcps_config {
     uint32_t frag_timeout_ms;
 } tcps_config;
 
+/* Every packet and segment is accounted for: packets fed through
+   tcps_feed_packet/frame are decode->packets, each counted once by the
+   decoder's outcome (see tcps_decode_stats); each TCP segment fed, from the
+   decoder or tcps_feed_segment, is counted once in
+     segments = session_segments + late_segments + bad_checksum + nomem_segments. */
 typedef struct tcps_stats {
     uint64_t packets;           /* packets fed */
     uint64_t segments;          /* TCP segments fed */
+    uint64_t session_segments;  /* segments given to a session */
     uint64_t sessions;          /* sessions opened */
     uint64_t sessions_live;     /* open now */
     uint64_t sessions_peak;
@@ -584,8 +610,12 @@ typedef struct tcps_stats {
     uint64_t missing;           /* reported in gaps */
     uint64_t gaps;
     uint64_t gaps_limit;        /* gaps forced by the buffer limits */
-    uint64_t late_segments;     /* segments for sessions already closed */
-    uint64_t bad_checksum;      /* segments dropped by verification */
+    uint64_t late_segments;     /* dropped: retransmissions and ACKs of a closed
+                                   session, carrying no byte it did not deliver
+                                   or report missing */
+    uint64_t bad_checksum;      /* dropped by verification (TCPS_F_VERIFY_CHECKSUMS) */
+    uint64_t nomem_segments;    /* dropped: no memory for a new session (the
+                                   call returned TCPS_E_NOMEM) */
     uint64_t buffered;          /* out-of-order bytes held now */
     uint64_t buffered_peak;
     const tcps_decode_stats *decode;
@@ -1831,9 +1861,20 @@ typedef struct tcps__dx {
        final destination of a source route, an IPv6 home address; the TCP
        checksum covers them and they name the connection's endpoints */
     const uint8_t *ph_src, *ph_dst;
+    int drop;       /* TCPS__DROP_*: why the packet gave no segment; the last
+                       layer to decide sets it, tcps_decode counts it once */
 } tcps__dx;
 
-#define TCPS__MAL(dx, why) ((dx)->d->stats.malformed[TCPS_MALFORMED_##why]++, 0)
+#define TCPS__DROP_OTHER 0 /* no layer said: a fault of the decoder */
+#define TCPS__DROP_NON_IP 1
+#define TCPS__DROP_NON_TCP 2
+#define TCPS__DROP_UNSUPPORTED_LINK 3
+#define TCPS__DROP_MALFORMED 4
+#define TCPS__DROP_FRAGMENT 5
+
+#define TCPS__MAL(dx, why) \
+    ((dx)->d->stats.malformed[TCPS_MALFORMED_##why]++, (dx)->drop = TCPS__DROP_MALFORMED, 0)
+#define TCPS__DROP(dx, why) ((dx)->drop = TCPS__DROP_##why)
 
 TCPS__PRIVATE int tcps__ip(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra, int want);
 TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra);
@@ -2041,7 +2082,7 @@ TCPS__PRIVATE int tcps__ppp(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     }
     if (proto == 0x0021) return tcps__ip(dx, p, n, extra, 4);
     if (proto == 0x0057) return tcps__ip(dx, p, n, extra, 6);
-    dx->d->stats.non_ip++;
+    TCPS__DROP(dx, NON_IP);
     return 0;
 }
 
@@ -2053,7 +2094,7 @@ TCPS__PRIVATE int tcps__wlan(tcps__dx *dx, const uint8_t *p, size_t n, size_t ex
     sub = p[0] >> 4;
     /* data frames only, with a body, not protected */
     if (((p[0] >> 2) & 3) != 2 || (sub & 4) || (p[1] & 0x40)) {
-        dx->d->stats.non_ip++;
+        TCPS__DROP(dx, NON_IP);
         return 0;
     }
     if ((p[1] & 3) == 3) hl += 6;     /* four addresses */
@@ -2064,7 +2105,7 @@ TCPS__PRIVATE int tcps__wlan(tcps__dx *dx, const uint8_t *p, size_t n, size_t ex
     if (n < hl + 8) return TCPS__MAL(dx, LINK_TRUNCATED);
     p += hl, n -= hl;
     if (p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
-        dx->d->stats.non_ip++;
+        TCPS__DROP(dx, NON_IP);
         return 0;
     }
     return tcps__ethertype(dx, tcps__be16(p + 6), p + 8, n - 8, extra);
@@ -2118,10 +2159,10 @@ TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     if (proto == 0x8200 || proto == 0x8210) return tcps__wlan(dx, p, n, extra);
     return tcps__ethertype(dx, proto, p, n, extra);
 stop:
-    if (r == 0) dx->d->stats.non_tcp++;
+    if (r == 0) TCPS__DROP(dx, NON_TCP);
     return 0;
 other:
-    dx->d->stats.non_tcp++;
+    TCPS__DROP(dx, NON_TCP);
     return 0;
 }
 
@@ -2225,10 +2266,10 @@ TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
     }
     }
 stop:
-    if (r == 0) dx->d->stats.non_tcp++;
+    if (r == 0) TCPS__DROP(dx, NON_TCP);
     return 0;
 other:
-    dx->d->stats.non_tcp++;
+    TCPS__DROP(dx, NON_TCP);
     return 0;
 }
 
@@ -2248,7 +2289,7 @@ TCPS__PRIVATE int tcps__l4(tcps__dx *dx, int proto, const uint8_t *p, size_t n, 
     case 17: return tcps__udp(dx, p, n, wire);
     default: break;
     }
-    dx->d->stats.non_tcp++;
+    TCPS__DROP(dx, NON_TCP);
     return 0;
 }
 
@@ -2529,6 +2570,7 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
         size_t dlen;
         int proto = p[9], r;
         dx->d->stats.fragments++;
+        TCPS__DROP(dx, FRAGMENT); /* unless it completes a datagram */
         if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || n < wire) {
             /* not rebuilt (or cut by the snaplen, so it cannot be): a first
                fragment is decoded for what it holds, as tshark does */
@@ -2575,6 +2617,8 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
                 continue;
             }
             dx->d->stats.fragments++;
+            TCPS__DROP(dx, FRAGMENT);
+        TCPS__DROP(dx, FRAGMENT); /* unless it completes a datagram */
             if (!allow_frag) return TCPS__MAL(dx, FRAG_BAD);
             if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || extra) {
                 if (fo & 0xfff8) return 0; /* as for IPv4: only a first fragment */
@@ -2668,7 +2712,7 @@ TCPS__PRIVATE int tcps__mpls(tcps__dx *dx, const uint8_t *p, size_t n, size_t ex
     /* first nibble 0: a pseudowire control word, then Ethernet (tshark's
        default guess) */
     if ((p[0] >> 4) == 0 && n >= 4 + 14) return tcps__ether(dx, p + 4, n - 4, extra);
-    dx->d->stats.non_ip++;
+    TCPS__DROP(dx, NON_IP);
     return 0;
 }
 
@@ -2685,7 +2729,7 @@ TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p,
             }
             if (n < 8 && extra) return TCPS__MAL(dx, LINK_TRUNCATED);
             if (n < 8 || p[0] != 0xaa || p[1] != 0xaa || p[2] != 0x03 || p[3] || p[4] || p[5]) {
-                dx->d->stats.non_ip++;
+                TCPS__DROP(dx, NON_IP);
                 return 0;
             }
             type = tcps__be16(p + 6);
@@ -2717,10 +2761,10 @@ TCPS__PRIVATE int tcps__ethertype(tcps__dx *dx, uint16_t type, const uint8_t *p,
             else if (len < n + extra) extra = len - n;
             return tcps__ppp(dx, p, n, extra);
         }
-        default: dx->d->stats.non_ip++; return 0;
+        default: TCPS__DROP(dx, NON_IP); return 0;
         }
     }
-    dx->d->stats.non_ip++;
+    TCPS__DROP(dx, NON_IP);
     return 0;
 }
 
@@ -2753,7 +2797,7 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
         }
         if (fam == 2) return tcps__ip(dx, p + 4, n - 4, extra, 4);
         if (fam == 24 || fam == 28 || fam == 30) return tcps__ip(dx, p + 4, n - 4, extra, 6);
-        dx->d->stats.non_ip++;
+        TCPS__DROP(dx, NON_IP);
         return 0;
     case TCPS_LINKTYPE_LINUX_SLL:
         if (n < 16) return TCPS__MAL(dx, LINK_TRUNCATED);
@@ -2800,7 +2844,7 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
             if (tl > n - off) break;
             off += tl;
         }
-        dx->d->stats.non_ip++;
+        TCPS__DROP(dx, NON_IP);
         return 0;
     }
     case TCPS__LT_ARCNET_LINUX: {
@@ -2815,7 +2859,7 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
             if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
         }
         if (p[4] == 0xf0 || p[4] == 0xd4) return tcps__ip(dx, p + hl, n - hl, extra, 4);
-        dx->d->stats.non_ip++;
+        TCPS__DROP(dx, NON_IP);
         return 0;
     }
     case TCPS__LT_JUNIPER_ETHER: {
@@ -2831,10 +2875,10 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
         if (!(p[3] & 0x02)) { /* no-L2 clear: an Ethernet header follows */
             return tcps__ether(dx, p + hl, n - hl, extra);
         }
-        dx->d->stats.unsupported_link++;
+        TCPS__DROP(dx, UNSUPPORTED_LINK);
         return 0;
     }
-    default: dx->d->stats.unsupported_link++; return 0;
+    default: TCPS__DROP(dx, UNSUPPORTED_LINK); return 0;
     }
 }
 
@@ -2926,6 +2970,7 @@ TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *
     dx.ipver = 0;
     dx.fragmented = 0;
     dx.ph_src = dx.ph_dst = NULL;
+    dx.drop = TCPS__DROP_OTHER;
     p = pkt->data.ptr;
     n = pkt->data.len;
     extra = pkt->origlen > n ? pkt->origlen - n : 0;
@@ -2943,7 +2988,20 @@ TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *
     if (dx.ipver == 4) d->stats.ipv4++;
     else if (dx.ipver == 6) d->stats.ipv6++;
     if (dx.depth) d->stats.tunnels++;
-    if (r == 1) d->stats.tcp++;
+    if (r == 1) {
+        d->stats.tcp++;
+    } else if (r < 0) {
+        d->stats.nomem++;
+    } else {
+        switch (dx.drop) {
+        case TCPS__DROP_NON_IP: d->stats.non_ip++; break;
+        case TCPS__DROP_NON_TCP: d->stats.non_tcp++; break;
+        case TCPS__DROP_UNSUPPORTED_LINK: d->stats.unsupported_link++; break;
+        case TCPS__DROP_MALFORMED: d->stats.malformed_packets++; break;
+        case TCPS__DROP_FRAGMENT: d->stats.fragment_packets++; break;
+        default: d->stats.other++; break;
+        }
+    }
     return r;
 }
 
@@ -3050,6 +3108,9 @@ typedef struct tcps__tomb {
     tcps_time ts;
     uint64_t stream;
     uint32_t isn[2]; /* by key side */
+    uint32_t end[2]; /* by key side: the sequence number after the last one the
+                        session accounted for (delivered, reported missing, or
+                        its FIN) */
     uint8_t started[2];
 } tcps__tomb;
 
@@ -3435,6 +3496,7 @@ TCPS__PRIVATE void tcps__acked(tcps_ctx *c, tcps__sess *s, tcps__dir *d, uint32_
         d->fin = 0;
         d->finished = 0;
         s->pub.dir[d->idx].anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+        s->pub.dir[d->idx].anomalies &= ~(uint32_t)TCPS_ANOM_FIN_INFERRED;
         tcps__release(c, s, d);
     }
     while (d->heap.n && (uint64_t)off > d->heap.v[0]->start) tcps__flush_hole(c, s, d, TCPS_GAP_ACKED);
@@ -3482,8 +3544,19 @@ TCPS__PRIVATE tcps__entry *tcps__lookup(tcps_ctx *c, const tcps__key *k, uint64_
     return NULL;
 }
 
+TCPS__PRIVATE void tcps__tomb_remove(tcps_ctx *c, struct tcps__tomb *t);
+
+/* A key has one entry: a session, or the tombstone of a closed one. A new
+   entry supersedes a tombstone of its key (the new connection now owns the
+   4-tuple); two sessions never share one. Lookups therefore never depend on
+   the order of a chain. */
 TCPS__PRIVATE int tcps__table_insert(tcps_ctx *c, tcps__entry *e) {
+    tcps__entry *old = tcps__lookup(c, &e->key, e->hash);
     size_t i;
+    if (old) {
+        TCPS_ASSERT(old->kind == TCPS__KIND_TOMB && e->kind == TCPS__KIND_SESS);
+        tcps__tomb_remove(c, (struct tcps__tomb *)old);
+    }
     if (c->nentries + 1 > c->nbuckets) { /* load factor 1: double */
         size_t nb = c->nbuckets ? c->nbuckets * 2 : 1024;
         tcps__entry **nbk = (tcps__entry **)tcps__calloc(&c->cfg.allocator, nb, sizeof *nbk);
@@ -3561,8 +3634,10 @@ TCPS__PRIVATE void tcps__make_tomb(tcps_ctx *c, tcps__sess *s) {
     t->stream = s->pub.stream;
     for (i = 0; i < 2; i++) {
         int side = (i == TCPS_C2S) ? s->client_side : !s->client_side;
-        t->isn[side] = s->d[i].isn;
-        t->started[side] = s->d[i].started;
+        const tcps__dir *d = &s->d[i];
+        t->isn[side] = d->isn;
+        t->started[side] = d->started;
+        t->end[side] = d->base_seq + (uint32_t)d->next + (d->fin ? 1u : 0u);
     }
     if (tcps__table_insert(c, &t->e) != TCPS_OK) {
         tcps__free(&c->cfg.allocator, t, sizeof *t);
@@ -3582,18 +3657,38 @@ TCPS__PRIVATE void tcps__free_dir(tcps_ctx *c, tcps__dir *d) {
     d->heap.n = d->heap.cap = 0;
 }
 
+/* Where a direction's stream ends when the session does, d's heap being
+   empty: its FIN, or else what the peer acknowledged. A FIN the capture
+   missed looks like one byte acknowledged beyond the data; it is taken as
+   the FIN when the capture shows the direction closed (the other side's FIN
+   acknowledged by d's sender), and flagged as uncertain when it does not. */
+TCPS__PRIVATE uint64_t tcps__stream_end(tcps__sess *s, tcps__dir *d) {
+    const tcps__dir *p = &s->d[!d->idx];
+    uint32_t *anom = &s->pub.dir[d->idx].anomalies;
+    if (d->fin) return TCPS__MAX(d->next, d->fin_off);
+    if (!d->ack_seen || d->acked <= d->next) return d->next;
+    if (p->fin && p->ack_seen && p->acked > p->fin_off) {
+        d->fin = 1;
+        d->fin_off = d->acked - 1;
+        *anom |= TCPS_ANOM_FIN_INFERRED;
+        return d->fin_off;
+    }
+    *anom |= TCPS_ANOM_FIN_UNCERTAIN;
+    return d->acked > d->next + 1 ? d->acked : d->next;
+}
+
 /* End a session: flush both directions (gaps for what never came), say how
    it ended, and take it out of the table. */
 TCPS__PRIVATE void tcps__finalize(tcps_ctx *c, tcps__sess *s, int trigger) {
     tcps_event ev;
-    int i, reason;
+    int i, reason, closed = 0;
     for (i = 0; i < 2; i++) {
         int dir = i == 0 ? s->pub.first_dir : !s->pub.first_dir;
         tcps__dir *d = &s->d[dir];
-        uint64_t tail = d->next;
+        uint64_t tail;
         while (d->heap.n) tcps__flush_hole(c, s, d, TCPS_GAP_CLOSE);
-        if (d->fin) tail = TCPS__MAX(tail, d->fin_off);
-        else if (d->ack_seen && d->acked > d->next + 1) tail = d->acked;
+        tail = tcps__stream_end(s, d);
+        if (d->fin) closed++;
         if (tail > d->next) {
             int why = d->ack_seen && d->acked >= tail ? TCPS_GAP_ACKED : TCPS_GAP_CLOSE;
             tcps__gap(c, s, d, d->next, tail - d->next, why);
@@ -3602,7 +3697,7 @@ TCPS__PRIVATE void tcps__finalize(tcps_ctx *c, tcps__sess *s, int trigger) {
         if (d->fin) d->finished = 1;
     }
     if (s->state == TCPS__CLOSING) reason = s->end_hint;
-    else if (s->pub.dir[0].fin_seen && s->pub.dir[1].fin_seen) reason = TCPS_END_FIN;
+    else if (closed == 2 || (s->pub.dir[0].fin_seen && s->pub.dir[1].fin_seen)) reason = TCPS_END_FIN;
     else reason = trigger;
     s->pub.end = (uint8_t)reason;
     switch (reason) {
@@ -3659,6 +3754,22 @@ TCPS__PRIVATE void tcps__endpoint(tcps_endpoint *ep, const uint8_t *addr, uint16
     memcpy(ep->addr, addr, 16);
     ep->port = port;
     ep->ip_version = (uint8_t)ipv;
+}
+
+/* Whether a segment arriving at a closed session's tombstone carries nothing
+   that session did not account for: no payload, or payload within the
+   sequence numbers it delivered or reported missing. Such a segment is a late
+   retransmission or ACK and is dropped (counted in late_segments). Anything
+   else is a connection the capture did not see open (its SYN was not
+   captured): it starts a session of its own, so that no byte is dropped
+   without being delivered or reported. */
+TCPS__PRIVATE int tcps__tomb_covers(const tcps__tomb *t, int side, const tcps_segment *g) {
+    uint32_t from, span;
+    if (!g->payload_len) return 1;
+    if (!t->started[side]) return 0;
+    from = g->seq + ((g->flags & TCPS_TH_SYN) ? 1u : 0u) - t->isn[side];
+    span = t->end[side] - t->isn[side];
+    return from <= span && g->payload_len <= span - from;
 }
 
 TCPS__PRIVATE tcps__sess *tcps__new_session(tcps_ctx *c, const tcps__key *k, uint64_t h, const tcps_segment *g,
@@ -3826,6 +3937,7 @@ TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
     tcps__sess *s = NULL;
     int side, dir, syn_only;
 
+    if (g->ip_version != 4 && g->ip_version != 6) return TCPS_E_ARG;
     c->stats.segments++;
     c->cur_ts = g->ts;
     c->cur_frame = g->frame;
@@ -3837,14 +3949,13 @@ TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
         c->stats.bad_checksum++;
         return TCPS_OK;
     }
-    if (g->ip_version != 4 && g->ip_version != 6) return TCPS_E_ARG;
     side = tcps__make_key(c, g, &k);
     h = tcps__hash_key(&k, c->seed);
     e = tcps__lookup(c, &k, h);
     syn_only = (g->flags & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN;
     if (e && e->kind == TCPS__KIND_TOMB) {
         tcps__tomb *t = (tcps__tomb *)e;
-        if (!syn_only || (t->started[side] && t->isn[side] == g->seq)) {
+        if (syn_only ? (t->started[side] && t->isn[side] == g->seq) : tcps__tomb_covers(t, side, g)) {
             c->stats.late_segments++;
             return TCPS_OK;
         }
@@ -3861,12 +3972,16 @@ TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
     }
     if (!s) {
         s = tcps__new_session(c, &k, h, g, side);
-        if (!s) return tcps__set_error(&c->err, TCPS_E_NOMEM, 0, NULL), TCPS_E_NOMEM;
+        if (!s) {
+            c->stats.nomem_segments++;
+            return tcps__set_error(&c->err, TCPS_E_NOMEM, 0, NULL), TCPS_E_NOMEM;
+        }
     } else if (c->lru_head != s) {
         tcps__lru_unlink(c, s);
         tcps__lru_front(c, s);
     }
     dir = side == s->client_side ? TCPS_C2S : TCPS_S2C;
+    c->stats.session_segments++;
     if (tcps__segment(c, s, dir, g) == TCPS_E_NOMEM) {
         tcps__set_error(&c->err, TCPS_E_NOMEM, 0, "out of memory buffering a segment");
         return TCPS_E_NOMEM;

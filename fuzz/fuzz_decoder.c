@@ -34,6 +34,7 @@
    segment returned, and every allocation was freed with its size. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "../tests/accounting.h"
 #define FZ_NAME "fuzz_decoder"
 #include "fuzz_common.h"
 
@@ -157,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st = tcps_decoder_stats(d);
     FZ_CHECK(st->packets == decoded, "stats.packets differs from the packets decoded");
     FZ_CHECK(st->tcp == tcp, "stats.tcp differs from the segments returned");
+    FZ_CHECK(acct_decoder(st) == NULL, "the decoder's counters do not account for every packet");
     FZ_CHECK(st->reassembled <= st->fragments, "more datagrams reassembled than fragments seen");
     FZ_CHECK(st->linktype_count >= 1 && st->linktype_count <= TCPS_STATS_LINKTYPES, "linktype_count");
     for (i = 0; i < TCPS_MALFORMED_COUNT; i++)

@@ -35,6 +35,7 @@
    leaks. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "../tests/accounting.h"
 #define FZ_NAME "fuzz_defrag"
 #include "fuzz_common.h"
 
@@ -250,6 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const tcps_decode_stats *s = tcps_decoder_stats(d);
         FZ_CHECK(s->packets == frames, "stats.packets differs from the packets decoded");
         FZ_CHECK(s->tcp == tcp, "stats.tcp differs from the segments returned");
+        FZ_CHECK(acct_decoder(s) == NULL, "the decoder's counters do not account for every packet");
         FZ_CHECK(s->reassembled <= s->fragments, "more datagrams rebuilt than fragments seen");
         if (dcfg.flags & TCPS_DECODE_NO_DEFRAG) FZ_CHECK(s->reassembled == 0, "rebuilt with NO_DEFRAG");
     } else {
@@ -259,6 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         s = tcps_ctx_stats(ctx);
         FZ_CHECK(s->sessions_live == 0 && s->buffered == 0, "state left after tcps_finish");
         FZ_CHECK(s->packets == frames, "stats.packets differs from the frames fed");
+        FZ_CHECK(acct_ctx(s, 0) == NULL, "the counters do not account for every packet and segment");
         FZ_CHECK(s->decode && s->decode->reassembled <= s->decode->fragments, "more datagrams rebuilt than fragments");
         FZ_CHECK(s->bytes == st.data_bytes, "stats.bytes differs from the DATA events");
     }

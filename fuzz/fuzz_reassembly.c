@@ -30,6 +30,7 @@
              the feeding path */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "../tests/accounting.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +525,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (cs->closed_fin + cs->closed_rst + cs->closed_timeout + cs->closed_eof + cs->closed_evicted + cs->closed_reused !=
         st.closes)
         fr_fail("closed_* counters != CLOSE events", st.closes, 0);
+    if (acct_ctx(cs, UINT64_MAX) != NULL) fr_fail(acct_ctx(cs, UINT64_MAX), cs->segments, cs->session_segments);
 done:
     tcps_destroy(ctx);
     free(payload);

@@ -476,18 +476,23 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
 }
 
 static void rm_model_finish(rm_model *m) {
-    int i;
+    int i, closed = 0;
     size_t k;
     if (!m->opened) return;
     for (i = 0; i < 2; i++) {
         int from = i == 0 ? m->first_from : !m->first_from;
         rm_mdir *d = &m->d[from];
         rm_totals *t = &m->out->t[from];
+        const rm_mdir *p = &m->d[!from];
         uint64_t lo = 0, tail;
         while (rm_model_lowest(d, &lo)) rm_model_skip_hole(m, from, lo, TCPS_GAP_CLOSE);
         tail = d->D;
         if (d->fin) {
             if (d->fin_off > tail) tail = d->fin_off;
+            closed++;
+        } else if (d->ack_seen && d->acked > d->D && p->fin && p->ack_seen && p->acked > p->fin_off) {
+            tail = d->acked - 1; /* the last number acknowledged: the FIN the capture missed */
+            closed++;
         } else if (d->ack_seen && d->acked > d->D + 1) {
             tail = d->acked;
         }
@@ -499,7 +504,8 @@ static void rm_model_finish(rm_model *m) {
         t->dup_bytes = d->dup;
     }
     if (m->closing) m->out->end_reason = m->closing;
-    else m->out->end_reason = m->out->t[0].fin_seen && m->out->t[1].fin_seen ? TCPS_END_FIN : TCPS_END_EOF;
+    else m->out->end_reason =
+        closed == 2 || (m->out->t[0].fin_seen && m->out->t[1].fin_seen) ? TCPS_END_FIN : TCPS_END_EOF;
     rm_out_event(m->out, TCPS_EV_CLOSE, -1, 0, 0, m->out->end_reason, m->frame, m->frame, NULL);
     /* per-direction totals from the events */
     for (k = 0; k < m->out->nev; k++) {

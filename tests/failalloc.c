@@ -38,6 +38,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "accounting.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -265,7 +266,10 @@ typedef struct outcome {
     int rc;           /* what the run ended with */
     int where;        /* 0 ended normally, 1 reader open, 2 create, 3 ctx, 4 reader */
     int err_ok;       /* the error kept on the object matches rc and has a message */
+    const char *unaccounted; /* the counters do not add up: which rule */
 } outcome;
+
+
 
 #define W_END 0
 #define W_OPEN 1
@@ -312,6 +316,7 @@ static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog 
         if (r == TCPS_DONE) r = TCPS_OK;
     }
     o.rc = r;
+    o.unaccounted = acct_ctx(tcps_ctx_stats(ctx), 0);
     if (r < 0) {
         const tcps_error *re = tcps_reader_error(rd), *ce = tcps_ctx_error(ctx);
         o.where = re->code == r ? W_READER : W_CTX;
@@ -413,6 +418,7 @@ static void test_capture(const char *name, const uint8_t *data, size_t size, int
     R.peak = a.peak;
     if (sample_above >= 0 && (double)R.n * (double)size <= (double)sample_above) max_runs = 0;
     if (a.n || a.bad_size || a.unknown) why = "the full run leaks or mismatches sizes", bad_k = 0;
+    if (!why && R.o.unaccounted) why = R.o.unaccounted, bad_k = 0;
     fa_reset(&a);
     for (k = 1; !why && k <= R.n; k++) {
         evlog got;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tcpsession.h"
+#include "accounting.h"
 
 #define RU_MAX_SESS 4096
 
@@ -25,6 +26,7 @@ typedef struct ru_dir {
 typedef struct ru_sess {
     uint64_t stream;
     int opened, closed, reason, events_after_close;
+    uint32_t anomalies[2]; /* by direction, as the close saw them */
     tcps_endpoint client, server;
     ru_dir d[2];
 } ru_sess;
@@ -142,6 +144,8 @@ static int ru_on_close(const tcps_event *ev, void *user) {
     if (s->closed) r->errors++;
     s->closed = 1;
     s->reason = ev->reason;
+    s->anomalies[0] = ev->session->dir[0].anomalies;
+    s->anomalies[1] = ev->session->dir[1].anomalies;
     ru_log(r, "C%llu:%llu", (unsigned long long)s->stream, (unsigned long long)ev->reason);
     return ru_ret(r);
 }

@@ -27,6 +27,10 @@ static void setup_with(const tcps_config *extra) {
 }
 static void setup(void) { setup_with(NULL); }
 static void teardown(void) {
+    if (ctx) {
+        const char *why = acct_ctx(tcps_ctx_stats(ctx), tcps_ctx_stats(ctx)->segments);
+        cr_expect(why == NULL, "%s", why);
+    }
     tcps_destroy(ctx);
     ctx = NULL;
     ru_free(&rec);
@@ -374,6 +378,102 @@ Test(reassembly, port_reuse_after_fin_new_stream) {
     assert_dir(1, TCPS_C2S, "two");
     cr_assert_eq(rec.s[0].reason, TCPS_END_FIN);
     cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 1);
+}
+
+/* A new connection on a 4-tuple whose last one is still lingering after
+   its FINs: the old one's tombstone and the new session must never both be
+   in the table, or a lookup after the table grows (a rehash reorders its
+   chains) finds the tombstone and drops the new session's segments. */
+Test(reassembly, reuse_while_lingering_survives_table_growth) {
+    static const char reply[] = "the reply";
+    uint32_t isn2 = CISN + 100, sisn2 = SISN + 100;
+    int i;
+    handshake(0);
+    cdata(0, "one", 10);
+    ru_seg(ctx, C, S, CISN + 4, SISN + 1, RU_FA, NULL, 0, 11);
+    ru_seg(ctx, S, C, SISN + 1, CISN + 5, RU_FA, NULL, 0, 12);
+    ru_seg(ctx, C, S, CISN + 5, SISN + 2, RU_A, NULL, 0, 13);
+    /* within the linger time: the same tuple again, ISNs close to the old */
+    ru_seg(ctx, C, S, isn2, 0, RU_S, NULL, 0, 100);
+    ru_seg(ctx, S, C, sisn2, isn2 + 1, RU_SA, NULL, 0, 101);
+    ru_seg(ctx, C, S, isn2 + 1, sisn2 + 1, RU_A, NULL, 0, 102);
+    ru_seg(ctx, C, S, isn2 + 1, sisn2 + 1, RU_PA, "t", 1, 103);
+    /* other connections: the table doubles (at 1025 entries, at 2049), and
+       the new session's next segments come after each doubling */
+    for (i = 0; i < 2400; i++) {
+        ru_ep o = ru_v4(10, 0, (uint8_t)(1 + i / 250), (uint8_t)(1 + i % 250), 50000);
+        cr_assert_eq(ru_seg(ctx, o, S, 7000u + (uint32_t)i, 0, RU_S, NULL, 0, 200), TCPS_OK);
+        if (i == 1200) ru_seg(ctx, C, S, isn2 + 2, sisn2 + 1, RU_PA, "w", 1, 201);
+    }
+    ru_seg(ctx, C, S, isn2 + 3, sisn2 + 1, RU_PA, "o", 1, 300);
+    ru_seg(ctx, S, C, sisn2 + 1, isn2 + 4, RU_PA, reply, strlen(reply), 301);
+    ru_seg(ctx, C, S, isn2 + 4, sisn2 + 1 + (uint32_t)strlen(reply), RU_FA, NULL, 0, 302);
+    ru_seg(ctx, S, C, sisn2 + 1 + (uint32_t)strlen(reply), isn2 + 5, RU_FA, NULL, 0, 303);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[1].stream, 1);
+    assert_dir(0, TCPS_C2S, "one");
+    assert_dir(1, TCPS_C2S, "two");
+    assert_dir(1, TCPS_S2C, reply);
+    cr_assert_eq(rec.s[1].d[TCPS_C2S].missing + rec.s[1].d[TCPS_S2C].missing, 0);
+    cr_assert_eq(rec.s[1].reason, TCPS_END_FIN);
+    cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 0);
+}
+
+/* After a session closed, a segment with bytes it never had is a new
+   connection whose SYN the capture missed: a session of its own, not a
+   late packet. A retransmission of what it had is late. */
+Test(reassembly, data_beyond_a_closed_session_starts_one) {
+    handshake(0);
+    cdata(0, "one", 10);
+    ru_seg(ctx, C, S, CISN + 4, SISN + 1, RU_FA, NULL, 0, 11);
+    ru_seg(ctx, S, C, SISN + 1, CISN + 5, RU_FA, NULL, 0, 12);
+    ru_seg(ctx, C, S, CISN + 5, SISN + 2, RU_A, NULL, 0, 13);
+    /* after the linger time: the old bytes again, then new ones */
+    cr_assert_eq(cdata(0, "one", 3000), TCPS_OK);
+    cr_assert_eq(ru_seg(ctx, C, S, CISN + 40000, SISN + 9000, RU_PA, "fresh", 5, 3001), TCPS_OK);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.n, 2);
+    assert_dir(0, TCPS_C2S, "one");
+    assert_dir(1, TCPS_C2S, "fresh");
+    cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 1);
+}
+
+/* A half-closed connection whose client FIN the capture missed: the server
+   acknowledged it (one more than the data), went on sending, closed, and
+   the client acknowledged the server's FIN. That number is the lost FIN,
+   not a missing byte, and the session ended by FIN. */
+Test(reassembly, lost_fin_inferred_from_the_close) {
+    handshake(0);
+    cdata(0, "req", 10);
+    /* client "de" + FIN at offset 3 not captured */
+    sdata(0, "resp", 6, 20);
+    sdata(4, "more", 6, 21);
+    ru_seg(ctx, S, C, SISN + 9, CISN + 7, RU_FA, NULL, 0, 22);
+    ru_seg(ctx, C, S, CISN + 7, SISN + 10, RU_A, NULL, 0, 23);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    assert_dir(0, TCPS_S2C, "respmore");
+    cr_assert_eq(rec.s[0].d[TCPS_C2S].missing, 2, "%s", rec.log);
+    cr_assert_eq(rec.s[0].reason, TCPS_END_FIN);
+    cr_assert(rec.s[0].anomalies[TCPS_C2S] & TCPS_ANOM_FIN_INFERRED);
+    cr_assert(!(rec.s[0].anomalies[TCPS_C2S] & TCPS_ANOM_FIN_UNCERTAIN));
+    cr_assert(tcps_ctx_stats(ctx)->closed_fin == 1);
+}
+
+/* The same acknowledgement with nothing showing the client closed: the last
+   number may be a FIN or a byte, and the session says so. */
+Test(reassembly, unproven_fin_flagged_uncertain) {
+    handshake(0);
+    cdata(0, "req", 10);
+    sdata(0, "resp", 4, 20); /* acknowledges "req" and one more */
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[TCPS_C2S].missing, 0);
+    cr_assert_eq(rec.s[0].reason, TCPS_END_EOF);
+    cr_assert(rec.s[0].anomalies[TCPS_C2S] & TCPS_ANOM_FIN_UNCERTAIN);
+    cr_assert(!(rec.s[0].anomalies[TCPS_C2S] & TCPS_ANOM_FIN_INFERRED));
 }
 
 Test(reassembly, rst_then_reuse_with_new_sequence) {

@@ -649,7 +649,8 @@ static void put_flags(FILE *f, unsigned bits, const char *const *names, int coun
 
 static const char *const anom_names[] = {"syn_data",        "fin_data",        "data_after_fin", "rst_data",
                                          "urgent",          "bad_flags",       "data_before_start",
-                                         "data_after_rst",  "conflict",        "window_probe"};
+                                         "data_after_rst",  "conflict",        "window_probe",
+                                         "fin_inferred",    "fin_uncertain"};
 static const char *const opt_names[] = {"mss",    "wscale", "sack_perm",    "sack",   "timestamp",
                                         "tfo",    "md5",    "mptcp",        "user_timeout", "auth",
                                         "bit10",  "bit11",  "bit12",        "bit13",  "unknown", "malformed"};
@@ -662,7 +663,7 @@ static void put_dir_stats(FILE *f, const tcps_dir_stats *d) {
             (unsigned long long)d->packets, (unsigned long long)d->payload_packets,
             (unsigned long long)d->dup_bytes, (unsigned long long)d->ooo_segments,
             (unsigned long long)d->conflicts, d->isn);
-    put_flags(f, d->anomalies, anom_names, 10);
+    put_flags(f, d->anomalies, anom_names, (int)(sizeof anom_names / sizeof *anom_names));
     fputs(",\"syn_options\":", f);
     put_flags(f, d->syn_options, opt_names, 16);
     fputs(",\"options\":", f);
