@@ -3037,7 +3037,10 @@ TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_
    after lingering linger_ms of capture time for late segments; or on idle
    timeout, eviction, port reuse or tcps_finish. A FIN/RST-closed session
    leaves a small tombstone so that its late packets (final ACKs,
-   retransmitted FINs) are not taken for a new session. */
+   retransmitted FINs) are not taken for a new session; a segment with bytes
+   the closed session never had is not late, it starts a session. The table
+   holds one entry per 4-tuple (a session, or a tombstone that the next
+   session on the tuple replaces), so no lookup depends on a chain's order. */
 
 #define TCPS__DEF_MAX_SESSIONS 1048576u
 #define TCPS__DEF_MAX_BUFFER_DIR ((size_t)4 << 20)

@@ -884,7 +884,10 @@ PyObject *px_run_stats(PyObject *runcap) {
     if (!r) return NULL;
     if (!r->ctx) return PyDict_New();
     st = tcps_ctx_stats(r->ctx);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "packets", (unsigned long long)st->packets,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "packets", (unsigned long long)st->packets,
+                         "session_segments", (unsigned long long)st->session_segments, "bad_checksum",
+                         (unsigned long long)st->bad_checksum, "nomem_segments",
+                         (unsigned long long)st->nomem_segments,
                          "segments", (unsigned long long)st->segments, "sessions", (unsigned long long)st->sessions,
                          "sessions_live", (unsigned long long)st->sessions_live, "sessions_peak",
                          (unsigned long long)st->sessions_peak, "bytes", (unsigned long long)st->bytes, "missing",
