@@ -610,9 +610,11 @@ typedef struct tcps_stats {
     uint64_t missing;           /* reported in gaps */
     uint64_t gaps;
     uint64_t gaps_limit;        /* gaps forced by the buffer limits */
-    uint64_t late_segments;     /* dropped: retransmissions and ACKs of a closed
-                                   session, carrying no byte it did not deliver
-                                   or report missing */
+    uint64_t late_segments;     /* dropped: segments of a closed session
+                                   (retransmissions, ACKs, data sent after the
+                                   close, which no receiver took) */
+    uint64_t late_bytes;        /* payload of late segments beyond what their
+                                   session delivered or reported missing */
     uint64_t bad_checksum;      /* dropped by verification (TCPS_F_VERIFY_CHECKSUMS) */
     uint64_t nomem_segments;    /* dropped: no memory for a new session (the
                                    call returned TCPS_E_NOMEM) */
@@ -3037,8 +3039,8 @@ TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_
    after lingering linger_ms of capture time for late segments; or on idle
    timeout, eviction, port reuse or tcps_finish. A FIN/RST-closed session
    leaves a small tombstone so that its late packets (final ACKs,
-   retransmitted FINs) are not taken for a new session; a segment with bytes
-   the closed session never had is not late, it starts a session. The table
+   retransmitted FINs, data sent after the close) are not taken for a new
+   session: only a SYN or SYN-ACK with a new sequence number starts one. The table
    holds one entry per 4-tuple (a session, or a tombstone that the next
    session on the tuple replaces), so no lookup depends on a chain's order. */
 
@@ -3759,20 +3761,39 @@ TCPS__PRIVATE void tcps__endpoint(tcps_endpoint *ep, const uint8_t *addr, uint16
     ep->ip_version = (uint8_t)ipv;
 }
 
-/* Whether a segment arriving at a closed session's tombstone carries nothing
-   that session did not account for: no payload, or payload within the
-   sequence numbers it delivered or reported missing. Such a segment is a late
-   retransmission or ACK and is dropped (counted in late_segments). Anything
-   else is a connection the capture did not see open (its SYN was not
-   captured): it starts a session of its own, so that no byte is dropped
-   without being delivered or reported. */
-TCPS__PRIVATE int tcps__tomb_covers(const tcps__tomb *t, int side, const tcps_segment *g) {
-    uint32_t from, span;
+/* A segment arriving at a closed session's tombstone. A SYN or SYN-ACK
+   with a new initial sequence number opens a new connection (its SYN-ACK
+   may be the first packet the capture has of it). Anything else is late:
+   a retransmission, an ACK, or data sent after the close, which no
+   receiver took (its stack had closed): dropped, counted in late_segments,
+   and its bytes beyond what the session delivered or reported missing in
+   late_bytes. Returns 1 when the segment is late. */
+TCPS__PRIVATE int tcps__tomb_late(tcps_ctx *c, const tcps__tomb *t, int side, const tcps_segment *g) {
+    uint32_t from, span, beyond;
+    if ((g->flags & TCPS_TH_SYN) && !(t->started[side] && t->isn[side] == g->seq)) return 0;
+    c->stats.late_segments++;
     if (!g->payload_len) return 1;
-    if (!t->started[side]) return 0;
+    if (!t->started[side]) {
+        c->stats.late_bytes += g->payload_len;
+        return 1;
+    }
     from = g->seq + ((g->flags & TCPS_TH_SYN) ? 1u : 0u) - t->isn[side];
     span = t->end[side] - t->isn[side];
-    return from <= span && g->payload_len <= span - from;
+    if (from > span) beyond = from - span > (uint32_t)1 << 31 ? 0 : g->payload_len; /* before the start: old */
+    else beyond = g->payload_len > span - from ? g->payload_len - (span - from) : 0;
+    c->stats.late_bytes += beyond;
+    return 1;
+}
+
+/* A segment that would start direction dir of s although it acknowledges
+   none of what the peer sent since its SYN: a late packet of an earlier
+   connection on the 4-tuple (a retransmission arriving after the new SYN),
+   not a part of this one. */
+TCPS__PRIVATE int tcps__older_connection(const tcps__sess *s, int dir, const tcps_segment *g) {
+    const tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
+    if (d->started || !s->pub.dir[!dir].syn_seen || (g->flags & TCPS_TH_SYN) || !(g->flags & TCPS_TH_ACK))
+        return 0;
+    return tcps__unwrap(p, g->ack) < 0;
 }
 
 TCPS__PRIVATE tcps__sess *tcps__new_session(tcps_ctx *c, const tcps__key *k, uint64_t h, const tcps_segment *g,
@@ -3922,6 +3943,8 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         if ((fl & TCPS_TH_ACK) && p->started) {
             int64_t ao = tcps__unwrap(p, g->ack);
             ok = ao >= 0 && ao - (int64_t)p->next <= TCPS__ACK_SANITY;
+        } else if (!(fl & TCPS_TH_ACK) && fresh && s->pub.dir[!dir].syn_seen) {
+            ok = 0; /* the peer is in SYN-SENT: only a reset acknowledging its SYN counts */
         }
         if (ok && !fresh) {
             int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
@@ -3958,10 +3981,7 @@ TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
     syn_only = (g->flags & (TCPS_TH_SYN | TCPS_TH_ACK)) == TCPS_TH_SYN;
     if (e && e->kind == TCPS__KIND_TOMB) {
         tcps__tomb *t = (tcps__tomb *)e;
-        if (syn_only ? (t->started[side] && t->isn[side] == g->seq) : tcps__tomb_covers(t, side, g)) {
-            c->stats.late_segments++;
-            return TCPS_OK;
-        }
+        if (tcps__tomb_late(c, t, side, g)) return TCPS_OK;
         tcps__tomb_remove(c, t);
         e = NULL;
     }
@@ -3984,6 +4004,11 @@ TCPS__PRIVATE int tcps__feed(tcps_ctx *c, const tcps_segment *g) {
         tcps__lru_front(c, s);
     }
     dir = side == s->client_side ? TCPS_C2S : TCPS_S2C;
+    if (tcps__older_connection(s, dir, g)) {
+        c->stats.late_segments++;
+        c->stats.late_bytes += g->payload_len;
+        return TCPS_OK;
+    }
     c->stats.session_segments++;
     if (tcps__segment(c, s, dir, g) == TCPS_E_NOMEM) {
         tcps__set_error(&c->err, TCPS_E_NOMEM, 0, "out of memory buffering a segment");

@@ -420,24 +420,30 @@ Test(reassembly, reuse_while_lingering_survives_table_growth) {
     cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 0);
 }
 
-/* After a session closed, a segment with bytes it never had is a new
-   connection whose SYN the capture missed: a session of its own, not a
-   late packet. A retransmission of what it had is late. */
-Test(reassembly, data_beyond_a_closed_session_starts_one) {
+/* After a session closed: its old bytes again, and bytes sent after the
+   close (which no receiver took), are late and counted, the new bytes in
+   late_bytes; a SYN-ACK with a new sequence number is a new connection
+   whose SYN the capture missed. */
+Test(reassembly, after_close_late_data_counted_and_syn_ack_opens) {
     handshake(0);
     cdata(0, "one", 10);
     ru_seg(ctx, C, S, CISN + 4, SISN + 1, RU_FA, NULL, 0, 11);
     ru_seg(ctx, S, C, SISN + 1, CISN + 5, RU_FA, NULL, 0, 12);
     ru_seg(ctx, C, S, CISN + 5, SISN + 2, RU_A, NULL, 0, 13);
-    /* after the linger time: the old bytes again, then new ones */
+    /* after the linger time */
     cr_assert_eq(cdata(0, "one", 3000), TCPS_OK);
-    cr_assert_eq(ru_seg(ctx, C, S, CISN + 40000, SISN + 9000, RU_PA, "fresh", 5, 3001), TCPS_OK);
+    cr_assert_eq(cdata(3, "after", 3001), TCPS_OK);
+    cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 2);
+    cr_assert_eq(tcps_ctx_stats(ctx)->late_bytes, 4, "the FIN's number is in the session, 4 bytes past it");
+    cr_assert_eq(rec.n, 1);
+    cr_assert_eq(ru_seg(ctx, S, C, SISN + 70000, CISN + 90001, RU_SA, NULL, 0, 4000), TCPS_OK);
+    cr_assert_eq(ru_seg(ctx, C, S, CISN + 90001, SISN + 70001, RU_PA, "fresh", 5, 4001), TCPS_OK);
     tcps_finish(ctx);
     cr_assert_eq(rec.errors, 0);
     cr_assert_eq(rec.n, 2);
     assert_dir(0, TCPS_C2S, "one");
     assert_dir(1, TCPS_C2S, "fresh");
-    cr_assert_eq(tcps_ctx_stats(ctx)->late_segments, 1);
+    cr_assert_eq(rec.s[1].client.port, C.port, "the SYN-ACK's receiver is the client");
 }
 
 /* A half-closed connection whose client FIN the capture missed: the server
