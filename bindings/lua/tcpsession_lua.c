@@ -877,7 +877,7 @@ static int cap_status(lua_State *L) {
 }
 
 static void lt_push_stats(lua_State *L, const tcps_stats *st) {
-    lua_createtable(L, 0, 19);
+    lua_createtable(L, 0, 20);
 #define LT_STAT(name)                                                                                            \
     lua_pushinteger(L, (lua_Integer)st->name);                                                                   \
     lua_setfield(L, -2, #name)
@@ -895,6 +895,7 @@ static void lt_push_stats(lua_State *L, const tcps_stats *st) {
     LT_STAT(closed_reused);
     LT_STAT(session_segments);
     LT_STAT(late_segments);
+    LT_STAT(late_bytes);
     LT_STAT(bad_checksum);
     LT_STAT(nomem_segments);
     LT_STAT(sessions_peak);

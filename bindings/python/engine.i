@@ -884,7 +884,8 @@ PyObject *px_run_stats(PyObject *runcap) {
     if (!r) return NULL;
     if (!r->ctx) return PyDict_New();
     st = tcps_ctx_stats(r->ctx);
-    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "packets", (unsigned long long)st->packets,
+    return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "packets", (unsigned long long)st->packets,
+                         "late_bytes", (unsigned long long)st->late_bytes,
                          "session_segments", (unsigned long long)st->session_segments, "bad_checksum",
                          (unsigned long long)st->bad_checksum, "nomem_segments",
                          (unsigned long long)st->nomem_segments,

@@ -89,14 +89,16 @@ static void print_stats(const cli_input *in, const tcps_stats *st, double secs) 
     fprintf(stderr,
             "%s: %.3f s, %.1f MB, %.1f MB/s, %llu packets (%.0f/s), %llu TCP segments, %llu sessions "
             "(fin %llu, rst %llu, eof %llu, timeout %llu, evicted %llu, reused %llu), %llu bytes delivered, "
-            "%llu missing in %llu gaps; segments dropped: %llu late, %llu bad checksum, %llu out of memory\n",
+            "%llu missing in %llu gaps; segments dropped: %llu late (%llu bytes sent after a close), "
+            "%llu bad checksum, %llu out of memory\n",
             in->name, secs, bytes / 1e6, secs > 0 ? bytes / 1e6 / secs : 0, (unsigned long long)st->packets,
             secs > 0 ? st->packets / secs : 0, (unsigned long long)st->segments, (unsigned long long)st->sessions,
             (unsigned long long)st->closed_fin, (unsigned long long)st->closed_rst,
             (unsigned long long)st->closed_eof, (unsigned long long)st->closed_timeout,
             (unsigned long long)st->closed_evicted, (unsigned long long)st->closed_reused,
             (unsigned long long)st->bytes, (unsigned long long)st->missing, (unsigned long long)st->gaps,
-            (unsigned long long)st->late_segments, (unsigned long long)st->bad_checksum,
+            (unsigned long long)st->late_segments, (unsigned long long)st->late_bytes,
+            (unsigned long long)st->bad_checksum,
             (unsigned long long)st->nomem_segments);
     if (d)
         fprintf(stderr, "%s: decoder: packets without a TCP segment: %llu non-IP, %llu non-TCP, "
