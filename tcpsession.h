@@ -3785,14 +3785,15 @@ TCPS__PRIVATE int tcps__tomb_late(tcps_ctx *c, const tcps__tomb *t, int side, co
     return 1;
 }
 
-/* A segment that would start direction dir of s although it acknowledges
-   none of what the peer sent since its SYN: a late packet of an earlier
-   connection on the 4-tuple (a retransmission arriving after the new SYN),
-   not a part of this one. */
+/* A segment that would start direction dir of s, the peer having sent a
+   SYN, but that acknowledges none of what the peer sent since that SYN, or
+   is a reset without ACK (which a client in SYN-SENT drops, RFC 9293
+   3.10.7.3): a late packet of an earlier connection on the 4-tuple (a
+   retransmission arriving after the new SYN), not a part of this one. */
 TCPS__PRIVATE int tcps__older_connection(const tcps__sess *s, int dir, const tcps_segment *g) {
     const tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
-    if (d->started || !s->pub.dir[!dir].syn_seen || (g->flags & TCPS_TH_SYN) || !(g->flags & TCPS_TH_ACK))
-        return 0;
+    if (d->started || !s->pub.dir[!dir].syn_seen || (g->flags & TCPS_TH_SYN)) return 0;
+    if (!(g->flags & TCPS_TH_ACK)) return (g->flags & TCPS_TH_RST) != 0;
     return tcps__unwrap(p, g->ack) < 0;
 }
 
@@ -3943,8 +3944,6 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         if ((fl & TCPS_TH_ACK) && p->started) {
             int64_t ao = tcps__unwrap(p, g->ack);
             ok = ao >= 0 && ao - (int64_t)p->next <= TCPS__ACK_SANITY;
-        } else if (!(fl & TCPS_TH_ACK) && fresh && s->pub.dir[!dir].syn_seen) {
-            ok = 0; /* the peer is in SYN-SENT: only a reset acknowledging its SYN counts */
         }
         if (ok && !fresh) {
             int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;

@@ -393,10 +393,11 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
     uint32_t seq_data = g->seq + (syn ? 1u : 0u);
     size_t i;
     m->frame = frame;
-    /* the first packet this way acknowledges nothing the peer sent since its
-       SYN: an earlier connection's, not this one's */
-    if (m->opened && fresh && m->out->t[!g->from].syn_seen && !syn && (g->flags & TCPS_TH_ACK) &&
-        rm_offset(p, g->ack) < 0)
+    /* the first packet this way after the peer's SYN acknowledges nothing
+       sent since, or is a reset without ACK (dropped in SYN-SENT): an
+       earlier connection's, not this one's */
+    if (m->opened && fresh && m->out->t[!g->from].syn_seen && !syn &&
+        ((g->flags & TCPS_TH_ACK) ? rm_offset(p, g->ack) < 0 : (g->flags & TCPS_TH_RST) != 0))
         return;
     if (!m->opened) {
         m->opened = 1;
@@ -469,8 +470,6 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
         if ((g->flags & TCPS_TH_ACK) && p->started) {
             int64_t ao = rm_offset(p, g->ack);
             ok = ao >= 0 && ao - (int64_t)p->D <= ((int64_t)1 << 30);
-        } else if (!(g->flags & TCPS_TH_ACK) && fresh && m->out->t[!g->from].syn_seen) {
-            ok = 0; /* the peer is in SYN-SENT: only a reset acknowledging its SYN counts */
         }
         if (ok && !fresh) {
             int64_t ro = rm_offset(d, g->seq) - (int64_t)d->D;

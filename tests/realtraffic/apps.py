@@ -8,9 +8,20 @@ application, which is what a reassembler must deliver for that direction.
 
   apps.py server --v4 ADDR --v6 ADDR --port P --expect N --out FILE
   apps.py client --v4 ADDR --v6 ADDR --port P --count N --seed S --out FILE
+                 [--plan mixed|reuse]
 
 The client draws a plan of N connections from the seed; the first 16 bytes
-of each connection tell the server what to do (kind, two sizes, a seed):
+of each connection tell the server what to do (kind, two sizes, a seed). The
+seed is different for every connection of a plan; both sides record it, so
+that compare.py can pair the client's and the server's record of a
+connection exactly even when many connections used the same 4-tuple.
+
+The "mixed" plan (the default) has every kind below, with sizes up to 3 MB.
+The "reuse" plan is many short connections on ports the system chooses (the
+test narrows the client's ephemeral port range, so that successive
+connections keep landing on 4-tuples used before): short, up and down with
+small sizes, empty, and every way of ending, FIN from either side first or a
+RST from either side.
 
   empty  connect and close: no byte either way
   up     client sends a bytes then half-closes; server reads to EOF and
@@ -19,7 +30,11 @@ of each connection tell the server what to do (kind, two sizes, a seed):
          header when b=1
   rr     a request/response exchanges of random sizes; the end is b:
          0 FIN from the client, 1 RST from the client after the last
-         response, 2 RST from the server after the client's last byte
+         response, 2 RST from the server after the client's last byte,
+         3 FIN from the server after its last response (the client closes
+         when it has read it: the server's side waits in TIME_WAIT)
+  short  like rr with small sizes (requests up to 4 KB, responses up to
+         15 KB)
   bidi   both send at once (a up, b down), half-close, read to EOF
   half   client sends a bytes and half-closes; only then does the server
          send b bytes (data after the client's FIN) and close
@@ -34,6 +49,7 @@ reset comes only after the application has read everything the peer will
 send, so the bytes read before ECONNRESET are all there is.
 """
 import argparse
+import errno
 import hashlib
 import ipaddress
 import json
@@ -47,7 +63,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 HDR = struct.Struct("!2sBBIII")  # magic, kind, pad, a, b, seed
-KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5, "slow": 6, "tfo": 7}
+KINDS = {"empty": 0, "up": 1, "down": 2, "rr": 3, "bidi": 4, "half": 5, "slow": 6, "tfo": 7,
+         "short": 8}
+# how an rr, tfo or short connection ends, by its b
+RR_ENDS = ["fin", "rst-client", "rst-server", "fin-server"]
 KIND_NAMES = {v: k for k, v in KINDS.items()}
 TIMEOUT = 40.0
 CHUNK = 65536
@@ -126,24 +145,28 @@ class Recorder:
             self.count += 1
 
 
-def record(rec_out, role, t, c, kind, close, err):
+def record(rec_out, role, t, c, kind, close, err, seed):
     rec = dict(role=role, kind=kind, close=close, recv_bytes=c.received,
                recv_sha256=c.h.hexdigest(), sent_bytes=c.sent, reset_seen=c.reset,
-               error=err)
+               error=err, seed=seed)
     rec.update(t)
     rec_out.write(rec)
 
 
 # ---------------------------------------------------------------- server
 
-def serve_one(sock, peer, rec_out):
+def serve_one(sock, peer, rec_out, accepted, order):
+    """One connection; accepted is the wall-clock time of its accept() and
+    order its number in the order of accept() (on one 4-tuple, the order in
+    which the connections using it were made)."""
     start = time.monotonic()
     sock.settimeout(TIMEOUT)
     local = sock.getsockname()
     t = dict(client=str(ipaddress.ip_address(peer[0])), cport=peer[1],
-             server=str(ipaddress.ip_address(local[0])), sport=local[1], start=start)
+             server=str(ipaddress.ip_address(local[0])), sport=local[1], start=start,
+             accepted=accepted, order=order)
     c = Conn(sock)
-    kind, close, err = "empty", "fin", None
+    kind, close, err, seed = "empty", "fin", None, None
     try:
         try:
             hdr = c.read_exact(HDR.size)
@@ -169,8 +192,8 @@ def serve_one(sock, peer, rec_out):
                 sock.shutdown(socket.SHUT_WR)
                 c.read_to_eof()
                 sock.close()
-            elif kind in ("rr", "tfo"):
-                close = ["fin", "rst-client", "rst-server"][b]
+            elif kind in ("rr", "tfo", "short"):
+                close = RR_ENDS[b]
                 for _ in range(a):
                     reqlen, resplen = struct.unpack("!II", c.read_exact(8))
                     c.read_exact(reqlen)
@@ -178,6 +201,11 @@ def serve_one(sock, peer, rec_out):
                 if b == 2:
                     c.read_exact(1)  # the client has read every response
                     c.reset_close()
+                elif b == 3:
+                    # the server closes first; the client closes on our FIN
+                    sock.shutdown(socket.SHUT_WR)
+                    c.read_to_eof()
+                    sock.close()
                 else:
                     c.read_to_eof()
                     sock.close()
@@ -200,7 +228,7 @@ def serve_one(sock, peer, rec_out):
             sock.close()
         except OSError:
             pass
-    record(rec_out, "server", t, c, kind, close, err)
+    record(rec_out, "server", t, c, kind, close, err, seed)
 
 
 def server(args):
@@ -232,8 +260,10 @@ def server(args):
                 s, peer = ls.accept()
             except (socket.timeout, BlockingIOError):
                 continue
+            when = time.time()
             accepted += 1
-            th = threading.Thread(target=serve_one, args=(s, peer, rec_out), daemon=True)
+            th = threading.Thread(target=serve_one, args=(s, peer, rec_out, when, accepted),
+                                  daemon=True)
             th.start()
             threads.append(th)
     for th in threads:
@@ -297,10 +327,60 @@ def make_plan(count, seed):
     return [[c if len(c) == 6 else c + (0,) for c in job] for job in jobs]
 
 
+def make_reuse_plan(count, seed):
+    """count short connections drawn from seed, each a job of its own, all on
+    ports the system chooses. With a narrow ephemeral port range most of them
+    land on a 4-tuple that an earlier connection used. The ends are mixed so
+    that TIME_WAIT falls on either side: a FIN from the client first leaves
+    the client's side in TIME_WAIT (reused after tcp_tw_reuse_delay, with
+    tcp_tw_reuse set), a FIN from the server first leaves the server's side
+    there (the next SYN takes it over), a RST leaves none."""
+    rng = random.Random(seed)
+    # (kind, b, weight); a is drawn below
+    mix = [("short", 0, 20), ("short", 3, 25), ("short", 1, 15), ("short", 2, 15),
+           ("up", 0, 4), ("up", 1, 5), ("down", 0, 8), ("down", 1, 3), ("empty", 0, 5)]
+    weights = [w for _, _, w in mix]
+    jobs = []
+    for i in range(count):
+        # the first connections take every kind and end once
+        kind, b, _ = mix[i] if i < len(mix) else rng.choices(mix, weights)[0]
+        if kind == "short":
+            a = rng.randint(1, 3)
+        elif kind in ("up", "down"):
+            a = rng.randint(1, 15000)
+        else:
+            a = 0
+        jobs.append([(kind, a, b, rng.getrandbits(31), rng.random() < 0.5, 0)])
+    return jobs
+
+
+def unique_seeds(jobs):
+    """Make the seeds of a plan all different (they pair the two sides'
+    records of a connection); changes nothing but a rare repeated seed."""
+    seen = set()
+    out = []
+    for job in jobs:
+        new = []
+        for spec in job:
+            sd = spec[3]
+            while sd in seen:
+                sd = (sd + 1) % (1 << 31)
+            seen.add(sd)
+            new.append(spec[:3] + (sd,) + spec[4:])
+        out.append(new)
+    return out
+
+
 def connect(fam, addr, port, local_port):
-    """A connected socket; from local_port if not 0, retried while the
-    previous connection on that port is still closing."""
-    for attempt in range(50):
+    """(connected socket, times it waited for a free port). From local_port
+    if not 0, retried while the previous connection on that port is still
+    closing. From a port the system chooses, retried while it has none for
+    this destination (EADDRNOTAVAIL: every port of the range is in use or in
+    TIME_WAIT that may not be reused yet)."""
+    waits = attempt = 0
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        attempt += 1
         sock = socket.socket(fam, socket.SOCK_STREAM)
         sock.settimeout(TIMEOUT)
         try:
@@ -308,21 +388,28 @@ def connect(fam, addr, port, local_port):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", local_port))
             sock.connect((addr, port))
-            return sock
-        except OSError:
+            return sock, waits
+        except OSError as e:
             sock.close()
-            if not local_port or attempt == 49:
+            if local_port:
+                if attempt >= 50:
+                    raise
+                time.sleep(0.2)
+            elif e.errno == errno.EADDRNOTAVAIL and time.monotonic() < deadline:
+                waits += 1
+                time.sleep(random.uniform(0.002, 0.01))
+            else:
                 raise
-            time.sleep(0.2)
 
 
-def client_one(spec, args, rec_out):
+def client_one(spec, args, rec_out, ident):
     kind, a, b, seed, v6, local_port = spec
     fam, addr = (socket.AF_INET6, args.v6) if v6 and args.v6 else (socket.AF_INET, args.v4)
     c = Conn(None)
     close, err, t = "fin", None, None
     start = time.monotonic()
     sock = None
+    waits = 0
     try:
         port = args.port + 1 if kind == "slow" else args.port
         hdr = HDR.pack(b"RT", KINDS[kind], 0, a, b, seed)
@@ -330,8 +417,13 @@ def client_one(spec, args, rec_out):
             # connected by the first send, which carries hdr
             sock = c.sock = socket.socket(fam, socket.SOCK_STREAM)
         else:
-            sock = c.sock = connect(fam, addr, port, local_port)
+            sock, waits = connect(fam, addr, port, local_port)
+            c.sock = sock
+            # wall-clock time once connected and before anything is sent: on
+            # one 4-tuple, between the SYN of this connection and that of
+            # the next (compare.py finds the sessions with it)
             t = tuple_of(sock)
+            t["connected"] = time.time()
         if kind == "empty":
             sock.close()
         else:
@@ -349,13 +441,17 @@ def client_one(spec, args, rec_out):
                     sock.shutdown(socket.SHUT_WR)
                 c.read_to_eof()
                 sock.close()
-            elif kind in ("rr", "tfo"):
-                close = ["fin", "rst-client", "rst-server"][b]
+            elif kind in ("rr", "tfo", "short"):
+                close = RR_ENDS[b]
                 srng = random.Random(seed)  # mirrors the server's
                 mine = random.Random(seed ^ 0x5A5A5A5A)
                 for _ in range(a):
-                    reqlen = mine.choice([mine.randint(1, 300), mine.randint(300, 40000)])
-                    resplen = mine.choice([0, mine.randint(1, 500), mine.randint(500, 60000)])
+                    if kind == "short":
+                        reqlen = mine.choice([mine.randint(1, 300), mine.randint(300, 4000)])
+                        resplen = mine.choice([mine.randint(1, 1000), mine.randint(1000, 15000)])
+                    else:
+                        reqlen = mine.choice([mine.randint(1, 300), mine.randint(300, 40000)])
+                        resplen = mine.choice([0, mine.randint(1, 500), mine.randint(500, 60000)])
                     req = struct.pack("!II", reqlen, resplen) + payload(mine.getrandbits(32), reqlen)
                     if t is None:
                         # blocking: with a timeout Python's socket is
@@ -364,6 +460,7 @@ def client_one(spec, args, rec_out):
                         sock.settimeout(TIMEOUT)
                         c.sent += n
                         t = tuple_of(sock)
+                        t["connected"] = time.time()
                         req = (hdr + req)[n:]
                     c.send(req)
                     n = struct.unpack("!I", c.read_exact(4))[0]
@@ -377,6 +474,9 @@ def client_one(spec, args, rec_out):
                 elif b == 2:
                     c.send(b"!")
                     c.read_to_eof()
+                    sock.close()
+                elif b == 3:
+                    c.read_to_eof()  # the server's FIN comes first
                     sock.close()
                 else:
                     sock.shutdown(socket.SHUT_WR)
@@ -405,21 +505,29 @@ def client_one(spec, args, rec_out):
         except OSError:
             pass
     if t is None:
-        t = dict(client=None, cport=None, server=addr, sport=args.port)
+        t = dict(client=None, cport=None, server=addr, sport=args.port, connected=None)
     t["start"] = start
-    record(rec_out, "client", t, c, kind, close, err)
+    t["id"] = ident
+    t["port_waits"] = waits
+    record(rec_out, "client", t, c, kind, close, err, seed)
 
 
 def client(args):
     rec_out = Recorder(args.out)
+    plan = make_reuse_plan if args.plan == "reuse" else make_plan
+    jobs = unique_seeds(plan(args.count, args.seed))
+    # every connection's number in the plan, for the records
+    numbered, n = [], 0
+    for job in jobs:
+        numbered.append([(n + i, spec) for i, spec in enumerate(job)])
+        n += len(job)
 
     def run_job(job):
-        for spec in job:
-            client_one(spec, args, rec_out)
+        for ident, spec in job:
+            client_one(spec, args, rec_out, ident)
 
-    jobs = make_plan(args.count, args.seed)
     with ThreadPoolExecutor(max_workers=args.parallel) as ex:
-        for f in [ex.submit(run_job, job) for job in jobs]:
+        for f in [ex.submit(run_job, job) for job in numbered]:
             f.result()
     return 0
 
@@ -436,6 +544,7 @@ def main():
     ap.add_argument("--count", type=int, default=40)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--plan", choices=["mixed", "reuse"], default="mixed")
     args = ap.parse_args()
     return server(args) if args.role == "server" else client(args)
 

@@ -28,7 +28,12 @@
 #
 # Environment (all optional): RT_SEED (1), RT_COUNT (40 connections),
 # RT_PARALLEL (8), RT_LOSS (0.02), RT_DUP (0.02), RT_REORDER (0.04),
-# RT_DELAY_MS (1), RT_REORDER_MS (8), RT_IMPAIR (auto|netem|relay).
+# RT_DELAY_MS (1), RT_REORDER_MS (8), RT_IMPAIR (auto|netem|relay),
+# RT_PLAN (mixed|reuse: apps.py's plan), RT_APP_TIMEOUT (100: seconds the
+# server accepts connections). For 4-tuple reuse, in the client namespace:
+# RT_PORTS (unset: the system's range; N: ephemeral ports 40000 to
+# 40000+N-1), RT_TW_REUSE (net.ipv4.tcp_tw_reuse, unset: the system's) and
+# RT_TW_REUSE_DELAY_MS (net.ipv4.tcp_tw_reuse_delay, where the kernel has it).
 set -euo pipefail
 
 out=${1:?usage: record.sh OUTDIR}
@@ -45,6 +50,11 @@ reorder=${RT_REORDER:-0.04}
 delay_ms=${RT_DELAY_MS:-1}
 reorder_ms=${RT_REORDER_MS:-8}
 impair=${RT_IMPAIR:-auto}
+plan=${RT_PLAN:-mixed}
+app_timeout=${RT_APP_TIMEOUT:-100}
+ports=${RT_PORTS:-}
+tw_reuse=${RT_TW_REUSE:-}
+tw_reuse_delay=${RT_TW_REUSE_DELAY_MS:-}
 python=${PYTHON:-python3}
 
 id=$$
@@ -85,6 +95,21 @@ ip -n "$nss" link set lo up
 # TCP Fast Open, client and server (a per-namespace setting)
 ip netns exec "$nsc" sysctl -qw net.ipv4.tcp_fastopen=3
 ip netns exec "$nss" sysctl -qw net.ipv4.tcp_fastopen=3
+# 4-tuple reuse: few ephemeral ports, so that successive connections to one
+# server address take the same ports again; TIME_WAIT on the client's side
+# may be reused (with timestamps, on by default) after tcp_tw_reuse_delay
+if [[ -n $ports ]]; then
+    ip netns exec "$nsc" sysctl -qw net.ipv4.ip_local_port_range="40000 $((40000 + ports - 1))"
+fi
+[[ -n $tw_reuse ]] && ip netns exec "$nsc" sysctl -qw net.ipv4.tcp_tw_reuse="$tw_reuse"
+if [[ -n $tw_reuse_delay && -e /proc/sys/net/ipv4/tcp_tw_reuse_delay ]]; then
+    ip netns exec "$nsc" sysctl -qw net.ipv4.tcp_tw_reuse_delay="$tw_reuse_delay"
+fi
+client_get() { ip netns exec "$nsc" sysctl -n "net.ipv4.$1" | tr '\t' ' '; }
+client_sysctl="ports $(client_get ip_local_port_range), tw_reuse $(client_get tcp_tw_reuse)"
+if [[ -e /proc/sys/net/ipv4/tcp_tw_reuse_delay ]]; then
+    client_sysctl+=", tw_reuse_delay $(client_get tcp_tw_reuse_delay) ms"
+fi
 
 method=
 if [[ $impair != relay ]]; then
@@ -118,6 +143,7 @@ if [[ -z $method ]]; then
     ip -n "$nsm" link set "$ifs" netns "$nss"
 fi
 log "impairment: $method (loss $loss, duplicate $dup, reorder $reorder, seed $seed)"
+log "client namespace: $client_sysctl"
 
 ip -n "$nsc" addr add "$v4c/24" dev "$ifc"
 ip -n "$nss" addr add "$v4s/24" dev "$ifs"
@@ -139,13 +165,13 @@ wait_for "$out/tcpdump-server.log" "listening on" 10
 
 start=$(date +%s.%N)
 ip netns exec "$nss" "$python" "$here/apps.py" server --v4 "$v4s" --v6 "$v6s" --port "$port" \
-    --expect "$count" --out "$out/server.jsonl" >"$out/server.log" 2>&1 &
+    --expect "$count" --timeout "$app_timeout" --out "$out/server.jsonl" >"$out/server.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")
 wait_for "$out/server.log" listening 10
 # in the background so that a signal reaches the trap at once
 ip netns exec "$nsc" "$python" "$here/apps.py" client --v4 "$v4s" --v6 "$v6s" --port "$port" \
-    --count "$count" --seed "$seed" --parallel "$parallel" \
+    --count "$count" --seed "$seed" --parallel "$parallel" --plan "$plan" \
     --out "$out/client.jsonl" >"$out/client.log" 2>&1 &
 client_pid=$!
 pids+=("$client_pid")

@@ -5,12 +5,13 @@
        sessions [-d DIR] CAPTURE
 
    For each session: its stream number, client and server address and port,
-   then for each direction the number and SHA-256 of the bytes delivered (gaps
-   not included), the bytes reported missing and the gap events, and how the
-   session ended. With -d, the delivered bytes of each direction are also
-   written to DIR/<stream>.c2s and DIR/<stream>.s2c (gaps left out), for
-   looking at a failure byte by byte. Exit status 1 when the capture cannot
-   be read to its end. */
+   the capture times of its first and last packet, then for each direction
+   the number and SHA-256 of the bytes delivered (gaps not included), the
+   bytes reported missing and the gap events and its first sequence number,
+   and how the session ended. With -d, the delivered bytes of each direction
+   are also written to DIR/<stream>.c2s and DIR/<stream>.s2c (gaps left
+   out), for looking at a failure byte by byte. Exit status 1 when the
+   capture cannot be read to its end. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "examples/cli/sha256.h"
@@ -99,13 +100,13 @@ static void print_side(const char *name, side *sd, const tcps_dir_stats *st) {
     printf("\"%s\": {\"bytes\": %llu, \"sha256\": \"%s\", \"missing\": %llu, \"gaps\": %llu, "
            "\"first_gap\": %lld, \"stats_bytes\": %llu, \"stats_missing\": %llu, "
            "\"dup_bytes\": %llu, \"ooo_segments\": %llu, \"conflicts\": %llu, "
-           "\"anomalies\": %u, \"syn\": %u, \"fin\": %u, \"rst\": %u}",
+           "\"anomalies\": %u, \"isn\": %u, \"syn\": %u, \"fin\": %u, \"rst\": %u}",
            name, (unsigned long long)sd->bytes, hex, (unsigned long long)sd->missing,
            (unsigned long long)sd->gaps, sd->gaps ? (long long)sd->first_gap : -1LL,
            (unsigned long long)st->bytes, (unsigned long long)st->missing,
            (unsigned long long)st->dup_bytes, (unsigned long long)st->ooo_segments,
-           (unsigned long long)st->conflicts, (unsigned)st->anomalies, (unsigned)st->syn_seen,
-           (unsigned)st->fin_seen, (unsigned)st->rst_seen);
+           (unsigned long long)st->conflicts, (unsigned)st->anomalies, (unsigned)st->isn,
+           (unsigned)st->syn_seen, (unsigned)st->fin_seen, (unsigned)st->rst_seen);
 }
 
 static int on_close(const tcps_event *ev, void *user) {
@@ -119,11 +120,14 @@ static int on_close(const tcps_event *ev, void *user) {
     tcps_addr_to_string(ss->server.addr, ss->server.ip_version, srv, sizeof srv);
     printf("{\"stream\": %llu, \"client\": \"%s\", \"cport\": %u, \"server\": \"%s\", "
            "\"sport\": %u, \"end\": \"%s\", \"handshake\": %u, \"packets\": %llu, "
-           "\"first_frame\": %llu, \"last_frame\": %llu, ",
+           "\"first_frame\": %llu, \"last_frame\": %llu, \"first_ts\": %lld.%09u, "
+           "\"last_ts\": %lld.%09u, ",
            (unsigned long long)ss->stream, cli, (unsigned)ss->client.port, srv,
            (unsigned)ss->server.port, end_name(ss->end ? ss->end : ev->reason),
            (unsigned)ss->handshake, (unsigned long long)ss->packets,
-           (unsigned long long)ss->first_frame, (unsigned long long)ss->last_frame);
+           (unsigned long long)ss->first_frame, (unsigned long long)ss->last_frame,
+           (long long)ss->first_ts.sec, (unsigned)ss->first_ts.nsec, (long long)ss->last_ts.sec,
+           (unsigned)ss->last_ts.nsec);
     print_side("c2s", &s->dir[TCPS_C2S], &ss->dir[TCPS_C2S]);
     printf(", ");
     print_side("s2c", &s->dir[TCPS_S2C], &ss->dir[TCPS_S2C]);
