@@ -16,7 +16,8 @@
                  overlapping, never completed
      reassembly  segment records: handshakes, data, out of order, overlaps,
                  FIN/RST, several sessions
-     diff        the reference model's record format (fuzz/refmodel.h)
+     diff        the reference model's record format (fuzz/refmodel.h), and
+                 "SESS" inputs: long traffic on reused 4-tuples (fuzz/sessmodel.h)
      http_js     HTTP/1.x sessions: JavaScript responses (length, chunked,
                  gzip, deflate), HTML with scripts, HEAD, 1xx, 204, 304
    Captures and frames are built with tests/capwriter.h and tests/pktbuild.h. */
@@ -636,6 +637,40 @@ static void diff_rec(capw_buf *c, unsigned b0, unsigned len, int dseq, int ack) 
     if (b0 & 4) capw_u8(c, (uint8_t)(int8_t)ack);
 }
 
+/* ---- diff, "SESS": many connections on reused 4-tuples (sm_decode in
+   fuzz/sessmodel.h): seed, connections, hosts/ports, at once, fillers,
+   sizes, reordering, ends, loss/ISN modes, reuse during the linger,
+   max_sessions, linger, time between packets; then mutations */
+static void diff_sessions_seeds(void) {
+    static const struct {
+        const char *name;
+        uint8_t b[17];
+        uint8_t mut[9];
+        size_t nmut;
+    } v[] = {
+        /* 961 connections on 64 4-tuples, 1200 open and 160 closed elsewhere */
+        {"sessions-table-growth", {0, 0, 0, 1, 40, 0x3f, 47, 60, 40, 0x76, 0x32, 0x52, 0, 128, 0, 0, 12}, {0}, 0},
+        /* max_sessions 3 over 12 at once */
+        {"sessions-eviction", {0, 0, 0, 2, 12, 0x27, 11, 5, 5, 0x65, 0x11, 0x33, 0, 128, 3, 0, 30}, {0}, 0},
+        /* 10 % lost, ISN below the previous end, linger 40 ms */
+        {"sessions-loss-short-linger", {0, 0, 0, 3, 20, 0x1f, 31, 10, 10, 0x75, 0x22, 0x8a, 0x8a, 200, 0, 2, 60},
+         {0}, 0},
+        /* 241 connections and 220 others; a packet dropped, one sent again, a SYN toggled */
+        {"sessions-mutated", {0, 0, 0, 1, 10, 0x3f, 47, 10, 5, 0x76, 0x32, 0x52, 0, 128, 0, 0, 12},
+         {0x01, 0x00, 0x00, 0x02, 0x00, 0x19, 0x03, 0x00, 0x03}, 9},
+    };
+    size_t i;
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        capw_buf c;
+        capw_init(&c);
+        capw_bytes(&c, "SESS", 4);
+        capw_bytes(&c, v[i].b, sizeof v[i].b);
+        if (v[i].nmut) capw_bytes(&c, v[i].mut, v[i].nmut);
+        emit2("diff", v[i].name, c.data, c.len, NULL, 0);
+        capw_free(&c);
+    }
+}
+
 static void diff_seeds(void) {
     static const uint8_t opts[] = {0x00, 0x01, 0x06, 0x47};
     size_t i;
@@ -660,6 +695,7 @@ static void diff_seeds(void) {
         emit2("diff", name, c.data, c.len, NULL, 0);
         capw_free(&c);
     }
+    diff_sessions_seeds();
 }
 
 /* ---- http_js: 7 option bytes (fuzz_http_js.c), the client's bytes, the

@@ -1,10 +1,15 @@
 /* The reassembler against the reference model of fuzz/refmodel.h: random
    segment sequences from fixed seeds, and hand-written tricky cases whose
    expected output is also checked on its own (so the model is tested too).
-   The same comparison runs under libFuzzer in fuzz/fuzz_diff.c. */
+   The same comparison runs under libFuzzer in fuzz/fuzz_diff.c. At the end,
+   long captures of many connections on reused 4-tuples against the model's
+   session layer (fuzz/sessmodel.h), as fuzz_diff.c's "SESS" inputs. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "fuzz/refmodel.h"
+#include "capwriter.h"
+#include "pktbuild.h"
+#include "fuzz/sessmodel.h"
 #include <criterion/criterion.h>
 
 /* --- helpers */
@@ -478,8 +483,15 @@ Test(refmodel, rst_sequence_window) {
 
 /* A RST that starts its direction has no sequence to be compared with. */
 Test(refmodel, rst_first_in_its_direction) {
+    /* an answer to a SYN without ACK: a client in SYN-SENT drops it
+       (RFC 9293 3.10.7.3) and sends its SYN again */
     seg(0, S, 1000, 0, 0, 0);
     seg(1, R, 123456789u, 0, 0, 0);
+    run_same();
+    cr_assert_eq(mo.end_reason, TCPS_END_EOF);
+    rm_input_free(&in);
+    seg(0, S, 1000, 0, 0, 0);
+    seg(1, RA, 123456789u, 1001, 0, 0); /* acknowledging the SYN: refused */
     run_same();
     cr_assert_eq(mo.end_reason, TCPS_END_RST);
     rm_input_free(&in);
@@ -789,4 +801,100 @@ Test(refmodel, fin_before_a_rebasing_syn_is_forgotten) {
     seg(1, A, 3001, 1001, 10, 0);
     c = engine_only();
     cr_expect_eq(c.bytes[1], 10, "server bytes delivered: %llu", (unsigned long long)c.bytes[1]);
+}
+
+/* --- many sessions (fuzz/sessmodel.h) */
+
+typedef struct sess_case {
+    const char *what;
+    uint32_t conns, hosts, ports, active, filler_open, filler_closed, max_sessions, linger_ms, step_us;
+    unsigned loss_pct, isn_modes;
+    int overlap;
+    int late_only; /* every reuse after the linger, most after a late packet */
+} sess_case;
+
+static void run_sessions(const sess_case *c, uint64_t seed, sm_result *res) {
+    sg_params p;
+    sg_traffic t;
+    sm_options o;
+    sg_params_default(&p, seed, c->conns);
+    p.req_min = 50, p.req_max = 400; /* captures of 1 to 5 MB */
+    p.resp_min = 100, p.resp_max = 1500;
+    p.mss = 500;
+    if (c->hosts) p.hosts = c->hosts, p.ports = c->ports;
+    if (c->active) p.active = c->active;
+    p.filler_open = c->filler_open;
+    p.filler_closed = c->filler_closed;
+    p.linger_ms = c->linger_ms;
+    if (c->step_us) p.step_us = c->step_us;
+    p.loss_pct = c->loss_pct;
+    p.isn_modes = c->isn_modes;
+    if (c->loss_pct) p.reorder_pct = 25, p.dup_pct = 15;
+    if (c->late_only) p.soon_pct = 0, p.late_pct = 90;
+    memset(&o, 0, sizeof o);
+    o.max_sessions = c->max_sessions;
+    o.overlap = c->overlap;
+    o.via_pcap = 1;
+    o.truth = 1;
+    sg_generate(&t, &p);
+    sm_run(&t, &o, res);
+    cr_log_info("%s: %lu connections, %lu packets; %lu sessions, %llu late, %llu evicted, %llu reused, %lu split, "
+                "%lu opened by late packets",
+                c->what, (unsigned long)t.nconns, (unsigned long)t.npkts, (unsigned long)res->sessions,
+                (unsigned long long)res->late, (unsigned long long)res->evicted, (unsigned long long)res->reused,
+                (unsigned long)res->split, (unsigned long)res->stray);
+    sg_free(&t);
+}
+
+Test(refmodel, many_sessions_on_reused_tuples) {
+    static const sess_case cases[] = {
+        /* the table past 2048 sessions while 64 4-tuples are reused */
+        {"table growth", 2500, 0, 0, 0, 2200, 300, 0, 0, 0, 0, 0, TCPS_OVERLAP_FIRST, 0},
+        /* eviction of busy connections, and of idle ones */
+        {"max_sessions 40", 1500, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0, TCPS_OVERLAP_FIRST, 0},
+        {"max_sessions 2", 400, 1, 4, 4, 100, 0, 2, 0, 0, 0, 0, TCPS_OVERLAP_FIRST, 0},
+        {"max_sessions 300", 1500, 0, 0, 0, 1200, 100, 300, 0, 0, 0, SG_ISN_BELOW, TCPS_OVERLAP_LAST, 0},
+        /* lost segments, more reordering, the other overlap policy */
+        {"loss", 1500, 0, 0, 0, 300, 0, 0, 0, 0, 8, 0, TCPS_OVERLAP_LAST, 0},
+        /* a short linger: packets after a close come late */
+        {"linger 30 ms", 1500, 4, 16, 48, 0, 100, 0, 30, 1500, 0, 0, TCPS_OVERLAP_FIRST, 0},
+        /* more 4-tuples closed than tombstones kept (1024 with this max_sessions) */
+        {"tombstones pushed out", 150, 2, 32, 64, 0, 9000, 16000, 30, 3, 0, SG_ISN_EQUAL, TCPS_OVERLAP_FIRST, 1},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sm_result res;
+        run_sessions(&cases[i], 0x77000 + i, &res);
+        cr_assert(!res.differ, "%s\n%s", cases[i].what, res.report ? res.report : "");
+        if (cases[i].max_sessions && cases[i].max_sessions < 1000) cr_assert_gt(res.evicted, 0, "%s", cases[i].what);
+        if (cases[i].late_only) cr_assert_gt(res.stray, 0, "%s: every late packet found its tombstone", cases[i].what);
+        free(res.report);
+    }
+}
+
+/* Random parameters in fuzz_diff.c's "SESS" encoding, some with mutations
+   (then only the model is compared). */
+Test(refmodel, random_session_inputs) {
+    int seed;
+    for (seed = 0; seed < 16; seed++) {
+        rng r;
+        uint8_t buf[17 + 3 * 12];
+        size_t n = 17, i;
+        sm_input si;
+        sm_result res;
+        sg_traffic t;
+        r.s = 0x6a09e667f3bcc909ull ^ (uint64_t)seed * 0x9e3779b97f4a7c15ull;
+        for (i = 0; i < sizeof buf; i++) buf[i] = (uint8_t)rnext(&r);
+        buf[4] %= 32;  /* at most 745 connections */
+        buf[7] %= 64;  /* at most 1260 open fillers */
+        if (seed % 3 == 0) n += 3 * (1 + rbelow(&r, 12));
+        sm_decode(buf, n, &si);
+        si.opt.via_pcap = 1;
+        sg_generate(&t, &si.p);
+        sm_mutate(&t, si.mut, si.nmut);
+        sm_run(&t, &si.opt, &res);
+        cr_assert(!res.differ, "seed %d\n%s", seed, res.report ? res.report : "");
+        free(res.report);
+        sg_free(&t);
+    }
 }
