@@ -526,6 +526,27 @@ static void rm_model_finish(rm_model *m) {
 
 /* ---------------------------------------------------------------- engine */
 
+/* The engine's per-direction totals of session s into out, by endpoint
+   (c2s_from: the endpoint of the client). */
+static void rm_totals_of(rm_out *out, const tcps_session *s, int c2s_from) {
+    int k;
+    for (k = 0; k < 2; k++) {
+        const tcps_dir_stats *ds = &s->dir[k];
+        rm_totals *t = &out->t[k == TCPS_C2S ? c2s_from : !c2s_from];
+        t->bytes = ds->bytes;
+        t->missing = ds->missing;
+        t->gaps = ds->gaps;
+        t->dup_bytes = ds->dup_bytes;
+        t->ooo_segments = ds->ooo_segments;
+        t->packets = ds->packets;
+        t->payload_packets = ds->payload_packets;
+        t->isn = ds->isn;
+        t->syn_seen = ds->syn_seen;
+        t->fin_seen = ds->fin_seen;
+        t->rst_seen = ds->rst_seen;
+    }
+}
+
 typedef struct rm_engine_rec {
     rm_out *out;
     const tcps_session *sess;
@@ -580,23 +601,8 @@ static int rm_engine_on_gap(const tcps_event *ev, void *user) {
 
 static int rm_engine_on_close(const tcps_event *ev, void *user) {
     rm_engine_rec *r = (rm_engine_rec *)user;
-    int k;
     if (ev->session != r->sess) rm_fail(r->out, "CLOSE of another session", 0, 0);
-    for (k = 0; k < 2; k++) {
-        const tcps_dir_stats *ds = &ev->session->dir[k];
-        rm_totals *t = &r->out->t[k == TCPS_C2S ? r->c2s_from : !r->c2s_from];
-        t->bytes = ds->bytes;
-        t->missing = ds->missing;
-        t->gaps = ds->gaps;
-        t->dup_bytes = ds->dup_bytes;
-        t->ooo_segments = ds->ooo_segments;
-        t->packets = ds->packets;
-        t->payload_packets = ds->payload_packets;
-        t->isn = ds->isn;
-        t->syn_seen = ds->syn_seen;
-        t->fin_seen = ds->fin_seen;
-        t->rst_seen = ds->rst_seen;
-    }
+    rm_totals_of(r->out, ev->session, r->c2s_from);
     r->out->end_reason = ev->session->end;
     if (ev->reason != ev->session->end) rm_fail(r->out, "CLOSE reason != session end", (unsigned long long)ev->reason, ev->session->end);
     rm_out_event(r->out, TCPS_EV_CLOSE, -1, 0, 0, ev->reason, ev->frame, ev->frame, NULL);

@@ -349,24 +349,9 @@ SG_FN int sm_e_gap(const tcps_event *ev, void *user) {
 SG_FN int sm_e_close(const tcps_event *ev, void *user) {
     sm_engine *e = (sm_engine *)user;
     sm_esess *s = sm_e_get(e, ev);
-    int k;
     if (!s) return 0;
     if (e->truth) sg_on_close(ev, e->truth);
-    for (k = 0; k < 2; k++) {
-        const tcps_dir_stats *ds = &ev->session->dir[k];
-        rm_totals *t = &s->out.t[k == TCPS_C2S ? s->c2s_from : !s->c2s_from];
-        t->bytes = ds->bytes;
-        t->missing = ds->missing;
-        t->gaps = ds->gaps;
-        t->dup_bytes = ds->dup_bytes;
-        t->ooo_segments = ds->ooo_segments;
-        t->packets = ds->packets;
-        t->payload_packets = ds->payload_packets;
-        t->isn = ds->isn;
-        t->syn_seen = ds->syn_seen;
-        t->fin_seen = ds->fin_seen;
-        t->rst_seen = ds->rst_seen;
-    }
+    rm_totals_of(&s->out, ev->session, s->c2s_from);
     s->out.end_reason = ev->session->end;
     if (ev->reason != ev->session->end)
         rm_fail(&s->out, "CLOSE reason != session end", (unsigned long long)ev->reason, ev->session->end);
