@@ -7,7 +7,7 @@
    does a listed one that no longer happens. Skipped when the corpus is absent. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "../examples/cli/sha256.h"
+#include "sha256.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

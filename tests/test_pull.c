@@ -4,7 +4,7 @@
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "capwriter.h"
-#include "../examples/cli/sha256.h"
+#include "sha256.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "../examples/cli/sha256.h"
+#include "sha256.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>

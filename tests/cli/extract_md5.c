@@ -1,4 +1,4 @@
-/* md5 of stdin with examples/cli/md5.h, fed in pieces of argv[1] bytes,
+/* md5 of stdin with lib/md5.h, fed in pieces of argv[1] bytes,
    printed as md5sum prints it: for tests/cli/test_extract.sh */
 #include <stdio.h>
 #include <stdlib.h>

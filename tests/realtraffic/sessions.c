@@ -14,7 +14,7 @@
    capture cannot be read to its end. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "examples/cli/sha256.h"
+#include "lib/sha256.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,45 @@
+.PHONY: lua lua-san test-lua bench-lua
+# The Lua 5.4 module (bindings/lua/README.md).
+#   make lua         build/lua/tcpsession.so   (LUA_CPATH=build/lua/?.so lua5.4 ...)
+#   make test-lua    its tests alone (make test runs them too)
+#   make bench-lua   Lua's reassemble() against `tcpsession list --json`
+# lua-san is the same module with AddressSanitizer (gcc's, loaded with
+# LD_PRELOAD into the uninstrumented interpreter by the tests).
+LUA_MOD      := $(BUILD)/lua/tcpsession.so
+LUA_SAN_MOD  := $(BUILD)/lua-san/tcpsession.so
+LUA_SAN_CC   ?= gcc
+LUA_MOD_DEPS := bindings/lua/tcpsession_lua.c tcpsession.h lib/sha256.h
+LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
+HAVE_LUA     := $(shell test -f $(LUA_INC)/lua.h && echo 1)
+LUA_TEST_DEPS := $(LUA_MOD) $(LUA_SAN_MOD) $(BUILD)/lua/gen_sessions
+
+lua: $(LUA_MOD)
+lua-san: $(LUA_SAN_MOD)
+
+$(LUA_MOD): $(LUA_MOD_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared -I. -Icli -Ilib -I$(LUA_INC) -o $@ $< $(LUA_LIB) $(LDFLAGS)
+
+$(LUA_SAN_MOD): $(LUA_MOD_DEPS)
+	@mkdir -p $(dir $@)
+	$(LUA_SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -fPIC -shared -I. -Icli -Ilib -I$(LUA_INC) -o $@ $< $(LUA_LIB)
+
+$(BUILD)/lua/gen_sessions: tests/bench/gen_sessions.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -o $@ $<
+
+test-lua:
+	@mkdir -p $(RESULTS)
+	@$(MAKE) --no-print-directory -k $(CLI_BIN) $(LUA_TEST_DEPS) || true
+	@TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" LUA="$(LUA)" bash tests/run_scripts.sh $(RESULTS)/lua.txt \
+	  bindings/lua/tests/run.sh
+	@bash tests/summary.sh $(RESULTS)/lua.txt
+
+$(BUILD)/lua/count_c: bindings/lua/bench/count_c.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG -I. -o $@ $<
+
+bench-lua: $(CLI_BIN) $(LUA_MOD) $(BUILD)/lua/count_c
+	@$(MAKE) --no-print-directory $(BENCH_FILE)
+	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) LUA=$(LUA) bash bindings/lua/bench/bench_lua.sh $(BENCH_FILE)
+

@@ -1,0 +1,54 @@
+.PHONY: python test-python bench-python
+# The SWIG binding (bindings/python), built into $(PY_DIR) for $(PYTHON):
+#   make python                      build; PYTHONPATH=$(PY_DIR) to import it
+#   make test-python                 its unittest suite (part of make test)
+#   make bench-python BENCH_MB=64    the binding against dpkt and the command
+# pip install --no-build-isolation bindings/python   installs it (see its README).
+PY_TAG    := $(shell $(PYTHON) -c 'import sys,platform;print(sys.implementation.cache_tag+"-"+platform.python_version())' 2>/dev/null)
+PY_DIR    := $(BUILD)/python/$(PY_TAG)
+PY_INC    := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PY_CLI    := cli/extract.c cli/input.c lib/http_js.c lib/tarball.c
+PY_PKG    := $(wildcard bindings/python/tcpsession/*.py bindings/python/tcpsession/*.pyi) bindings/python/tcpsession/py.typed
+PY_EXT    := $(PY_DIR)/tcpsession/_core$(PY_SUFFIX)
+PY_CFLAGS := -O2 -g -fPIC -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
+             -Wno-missing-field-initializers -Wno-cast-function-type
+# sha256 with OpenSSL's code (as Python's hashlib) where libssl-dev is installed
+PY_OPENSSL := $(shell printf '\043include <openssl/sha.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+ifeq ($(PY_OPENSSL),1)
+PY_CFLAGS += -DPX_OPENSSL
+PY_LIBS   := -lcrypto
+endif
+
+python: $(PY_EXT) $(addprefix $(PY_DIR)/tcpsession/,$(notdir $(PY_PKG)))
+
+$(PY_DIR)/tcpsession_wrap.c: bindings/python/tcpsession.i bindings/python/engine.i tcpsession.h
+	@test -n "$(PY_INC)" || { echo "python: $(PYTHON) not found" >&2; exit 1; }
+	@mkdir -p $(PY_DIR)/tcpsession
+	$(SWIG) -python -I. -Icli -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/python/tcpsession.i
+
+$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(CLI_HDRS) tcpsession.h
+	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Icli -Ilib -Ibindings/python -o $@ \
+	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) -lz $(PY_LIBS) $(LDFLAGS)
+
+$(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
+	cp $< $@
+
+test-python: python $(CLI_BIN)
+	@PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) BUILD="$(BUILD)" bash bindings/python/tests/run.sh
+
+# BENCH_FILE (1 GiB of mostly full-size frames), then a capture of small
+# packets: BENCH_PY_SESSIONS sessions of 8 packets (per-packet costs)
+DPKT_PYTHON       ?= /usr/bin/python3
+BENCH_PY_SESSIONS ?= 100000
+BENCH_PY_SMALL    := $(BUILD)/bench/sessions-$(BENCH_PY_SESSIONS).pcap
+
+$(BENCH_PY_SMALL): bindings/python/tests/mkbench.py bindings/python/tests/capgen.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) bindings/python/tests/mkbench.py $@.tmp $(BENCH_PY_SESSIONS) && mv $@.tmp $@
+
+bench-python: python $(CLI_BIN)
+	@$(MAKE) --no-print-directory $(BENCH_FILE) $(BENCH_PY_SMALL)
+	PYTHON="$(PYTHON)" PYDIR="$(PY_DIR)" TCPSESSION=$(CLI_BIN) DPKT_PYTHON=$(DPKT_PYTHON) \
+	  $(PYTHON) bindings/python/tests/bench.py $(BENCH_FILE) $(BENCH_PY_SMALL)
+
