@@ -66,11 +66,18 @@
 
    CALLBACKS AND SPAN LIFETIME
      tcps_callbacks holds function pointers; NULL means "not interested". A
-     callback returning non-zero stops feeding: the feeding call returns
-     TCPS_E_ABORTED, and the context may be fed again or destroyed.
+     callback returning non-zero stops the run: no further callback is
+     called by that feeding call, which returns TCPS_E_ABORTED. A stop loses
+     nothing: the call still takes its packet in, and the events not yet
+     delivered (the rest of that packet's, their bytes copied) are kept in
+     order and delivered first by the next feeding call or by tcps_finish;
+     each call that is stopped again keeps the rest. So a caller may stop,
+     do its work, and go on feeding; or call tcps_finish until it returns
+     TCPS_OK to have every event. tcps_destroy drops what is still kept.
+     Out of memory while keeping an event: the call returns TCPS_E_NOMEM.
      Spans (tcps_span) point into the packet or into the reassembly buffer and
      are valid only during the callback (in pull mode: until the next
-     tcps_next call). In-order data is never copied.
+     tcps_next call). In-order data is never copied, but after a stop.
 
    LIMITS AND UNTRUSTED INPUT
      Every byte of input is treated as hostile. Lengths are checked against
@@ -293,19 +300,7 @@ TCPS_API void tcps_reader_config_effective(const tcps_reader *r, tcps_reader_con
 #define TCPS_TH_CWR 0x080
 #define TCPS_TH_AE 0x100 /* formerly NS */
 
-/* Bits of tcps_tcp_options.present */
-#define TCPS_OPT_MSS 0x0001
-#define TCPS_OPT_WSCALE 0x0002
-#define TCPS_OPT_SACK_PERM 0x0004
-#define TCPS_OPT_SACK 0x0008
-#define TCPS_OPT_TIMESTAMP 0x0010
-#define TCPS_OPT_TFO 0x0020
-#define TCPS_OPT_MD5 0x0040
-#define TCPS_OPT_MPTCP 0x0080
-#define TCPS_OPT_USER_TIMEOUT 0x0100
-#define TCPS_OPT_AUTH 0x0200
-#define TCPS_OPT_UNKNOWN 0x4000   /* some option kind not listed above */
-#define TCPS_OPT_MALFORMED 0x8000 /* option list ran past the header, or a bad length */
+/* Bits of tcps_tcp_options.present: TCPS_OPT_* of TCPS_OPT_LIST, below */
 
 #define TCPS_MAX_SACK 4
 #define TCPS_MAX_VLAN 4
@@ -328,9 +323,20 @@ typedef struct tcps_tcp_options {
 /* One decoded TCP segment. Addresses are in network byte order; an IPv4
    address fills the first 4 bytes of src/dst and the rest are zero. */
 typedef struct tcps_segment {
+    /* from the packet */
     tcps_time ts;
     uint64_t frame;
     uint32_t interface;
+    /* written by the layers that find a segment */
+    uint16_t sport, dport;
+    uint8_t src[16], dst[16];
+    uint32_t seq, ack;
+    uint16_t flags;       /* TCPS_TH_* */
+    uint16_t window;      /* as sent, not scaled */
+    uint16_t urgent;
+    uint16_t hdr_len;     /* TCP header length in bytes */
+    /* zero unless a layer sets them: tcps_decode clears every field from
+       here to the end of the struct for each packet */
     uint8_t ip_version;   /* 4 or 6 (of the innermost IP header) */
     uint8_t ttl;          /* TTL or hop limit */
     uint8_t vlan_count;   /* VLAN tags seen; the first TCPS_MAX_VLAN ids kept */
@@ -340,17 +346,10 @@ typedef struct tcps_segment {
     uint8_t fragmented;   /* 1 if made from IP fragments */
     uint8_t reserved_;
     uint16_t vlan[TCPS_MAX_VLAN];
-    uint8_t src[16], dst[16];
-    uint16_t sport, dport;
-    uint32_t seq, ack;
-    uint16_t flags;       /* TCPS_TH_* */
-    uint16_t window;      /* as sent, not scaled */
-    uint16_t urgent;
-    uint16_t hdr_len;     /* TCP header length in bytes */
-    tcps_tcp_options opt;
     tcps_span payload;    /* the captured payload */
     uint32_t payload_len; /* payload length on the wire; more than payload.len
                              when the snapshot length cut the packet */
+    tcps_tcp_options opt;
 } tcps_segment;
 
 /* -------------------------------------------------------------- decoder */
@@ -423,7 +422,9 @@ typedef struct tcps_decode_stats {
    TCPS_F_VERIFY_CHECKSUMS drops them */
 #define TCPS_DECODE_VERIFY_CHECKSUMS 0x1
 #define TCPS_DECODE_NO_DEFRAG 0x2        /* count IP fragments, do not rebuild */
-#define TCPS_DECODE_NO_TUNNELS 0x4       /* do not look inside IP-in-IP and GRE */
+#define TCPS_DECODE_NO_TUNNELS 0x4       /* do not look inside tunnels: IP-in-IP,
+                                            GRE, VXLAN, Geneve, GTP-U, L2TP,
+                                            Teredo, AYIYA */
 
 /* Zero means default for every field. */
 typedef struct tcps_decoder_config {
@@ -450,41 +451,100 @@ TCPS_API void tcps_decoder_config_effective(const tcps_decoder *d, tcps_decoder_
 #define TCPS_C2S 0 /* client to server */
 #define TCPS_S2C 1 /* server to client */
 
-/* How a session ended */
-#define TCPS_END_NONE 0    /* still open */
-#define TCPS_END_FIN 1     /* FIN each way */
-#define TCPS_END_RST 2     /* reset */
-#define TCPS_END_TIMEOUT 3 /* idle longer than idle_timeout_ms */
-#define TCPS_END_EOF 4     /* end of capture (tcps_finish) */
-#define TCPS_END_EVICTED 5 /* pushed out by max_sessions */
-#define TCPS_END_REUSED 6  /* a new connection took the same 4-tuple */
+/* Name tables. Each list makes the constants and the text a front-end shows
+   (tcps_end_name() and the rest below): X(CONSTANT, value, "name", "meaning").
+   The names are the ones every output uses (JSON, tables, the bindings). */
 
-/* Why bytes are missing */
-#define TCPS_GAP_ACKED 1     /* the peer acknowledged bytes the capture never had */
-#define TCPS_GAP_CLOSE 2     /* a hole left when the session ended, data beyond it */
-#define TCPS_GAP_LIMIT 3     /* a buffer limit forced buffered data out */
-#define TCPS_GAP_TRUNCATED 4 /* the snapshot length cut a segment's payload */
+/* How a session ended (tcps_session.end, the CLOSE event's reason) */
+#define TCPS_END_LIST(X)                                                       \
+    X(TCPS_END_NONE, 0, "open", "still open")                                  \
+    X(TCPS_END_FIN, 1, "fin", "FIN each way")                                  \
+    X(TCPS_END_RST, 2, "rst", "reset")                                         \
+    X(TCPS_END_TIMEOUT, 3, "timeout", "idle longer than idle_timeout_ms")      \
+    X(TCPS_END_EOF, 4, "eof", "end of capture (tcps_finish)")                  \
+    X(TCPS_END_EVICTED, 5, "evicted", "pushed out by max_sessions")            \
+    X(TCPS_END_REUSED, 6, "reused", "a new connection took the same 4-tuple")
+
+/* Why bytes are missing (the GAP event's reason) */
+#define TCPS_GAP_LIST(X)                                                       \
+    X(TCPS_GAP_ACKED, 1, "acked", "the peer acknowledged bytes the capture never had") \
+    X(TCPS_GAP_CLOSE, 2, "close", "a hole left when the session ended, data beyond it") \
+    X(TCPS_GAP_LIMIT, 3, "limit", "a buffer limit forced buffered data out")   \
+    X(TCPS_GAP_TRUNCATED, 4, "truncated", "the snapshot length cut a segment's payload")
 
 /* Anomaly bits of tcps_dir_stats.anomalies */
-#define TCPS_ANOM_SYN_DATA 0x0001       /* data on a SYN (TCP Fast Open) */
-#define TCPS_ANOM_FIN_DATA 0x0002       /* data on a FIN */
-#define TCPS_ANOM_DATA_AFTER_FIN 0x0004 /* data beyond the FIN */
-#define TCPS_ANOM_RST_DATA 0x0008       /* data on a RST */
-#define TCPS_ANOM_URGENT 0x0010         /* URG flag (urgent data kept inline) */
-#define TCPS_ANOM_BAD_FLAGS 0x0020      /* SYN+FIN, SYN+RST, no flags, ... */
-#define TCPS_ANOM_DATA_BEFORE_START 0x0040 /* data before the first sequence tracked */
-#define TCPS_ANOM_DATA_AFTER_RST 0x0080 /* data after a RST */
-#define TCPS_ANOM_CONFLICT 0x0100       /* overlapping copies with different bytes */
-#define TCPS_ANOM_WINDOW_PROBE 0x0200   /* keep-alive or window probe dropped */
-#define TCPS_ANOM_FIN_INFERRED 0x0400   /* no FIN captured, but the peer acknowledged one
-                                           more sequence number than the data and the
-                                           other side's FIN was acknowledged: that number
-                                           is taken as the lost FIN, not as a missing byte */
-#define TCPS_ANOM_FIN_UNCERTAIN 0x0800  /* no FIN captured, the peer acknowledged beyond
-                                           the data and nothing shows the direction closed:
-                                           the last sequence number acknowledged may be a
-                                           FIN or a byte. Alone it is taken as a FIN (no
-                                           gap); after missing data, as a byte (in the gap) */
+#define TCPS_ANOM_LIST(X)                                                      \
+    X(TCPS_ANOM_SYN_DATA, 0x0001, "syn_data", "data on a SYN (TCP Fast Open)") \
+    X(TCPS_ANOM_FIN_DATA, 0x0002, "fin_data", "data on a FIN")                 \
+    X(TCPS_ANOM_DATA_AFTER_FIN, 0x0004, "data_after_fin", "data beyond the FIN") \
+    X(TCPS_ANOM_RST_DATA, 0x0008, "rst_data", "data on a RST")                 \
+    X(TCPS_ANOM_URGENT, 0x0010, "urgent", "URG flag (urgent data kept inline)") \
+    X(TCPS_ANOM_BAD_FLAGS, 0x0020, "bad_flags", "SYN+FIN, SYN+RST, no flags, ...") \
+    X(TCPS_ANOM_DATA_BEFORE_START, 0x0040, "data_before_start",                \
+      "data before the first sequence tracked")                                \
+    X(TCPS_ANOM_DATA_AFTER_RST, 0x0080, "data_after_rst", "data after a RST")  \
+    X(TCPS_ANOM_CONFLICT, 0x0100, "conflict", "overlapping copies with different bytes") \
+    X(TCPS_ANOM_FIN_INFERRED, 0x0400, "fin_inferred",                          \
+      "no FIN captured, but the peer acknowledged one more sequence number "   \
+      "than the data and the other side's FIN was acknowledged: that number "  \
+      "is taken as the lost FIN, not as a missing byte")                       \
+    X(TCPS_ANOM_FIN_UNCERTAIN, 0x0800, "fin_uncertain",                        \
+      "no FIN captured, the peer acknowledged beyond the data and nothing "    \
+      "shows the direction closed: the last sequence number acknowledged may " \
+      "be a FIN or a byte. Alone it is taken as a FIN (no gap); after missing " \
+      "data, as a byte (in the gap)")
+
+/* TCP option bits of tcps_tcp_options.present and tcps_dir_stats.options */
+#define TCPS_OPT_LIST(X)                                                       \
+    X(TCPS_OPT_MSS, 0x0001, "mss", "maximum segment size")                     \
+    X(TCPS_OPT_WSCALE, 0x0002, "wscale", "window scale")                       \
+    X(TCPS_OPT_SACK_PERM, 0x0004, "sack_perm", "SACK permitted")               \
+    X(TCPS_OPT_SACK, 0x0008, "sack", "selective acknowledgement blocks")       \
+    X(TCPS_OPT_TIMESTAMP, 0x0010, "timestamp", "timestamps")                   \
+    X(TCPS_OPT_TFO, 0x0020, "tfo", "TCP Fast Open cookie")                     \
+    X(TCPS_OPT_MD5, 0x0040, "md5", "MD5 signature (RFC 2385)")                 \
+    X(TCPS_OPT_MPTCP, 0x0080, "mptcp", "multipath TCP")                        \
+    X(TCPS_OPT_USER_TIMEOUT, 0x0100, "user_timeout", "user timeout (RFC 5482)") \
+    X(TCPS_OPT_AUTH, 0x0200, "auth", "TCP authentication option (RFC 5925)")   \
+    X(TCPS_OPT_UNKNOWN, 0x4000, "unknown", "some option kind not listed above") \
+    X(TCPS_OPT_MALFORMED, 0x8000, "malformed",                                 \
+      "option list ran past the header, or a bad length")
+
+/* Event types (tcps_event.type) */
+#define TCPS_EV_LIST(X)                                                        \
+    X(TCPS_EV_OPEN, 1, "open", "a session starts")                             \
+    X(TCPS_EV_DATA, 2, "data", "bytes delivered in order")                     \
+    X(TCPS_EV_GAP, 3, "gap", "bytes that will never come")                     \
+    X(TCPS_EV_CLOSE, 4, "close", "the last event of a session")
+
+#define TCPS__NAME_ENUM(constant, value, name, meaning) constant = value,
+enum tcps_end_reason { TCPS_END_LIST(TCPS__NAME_ENUM) TCPS_END_LIST_END_ };
+enum tcps_gap_reason { TCPS_GAP_LIST(TCPS__NAME_ENUM) TCPS_GAP_LIST_END_ };
+enum tcps_anomaly { TCPS_ANOM_LIST(TCPS__NAME_ENUM) TCPS_ANOM_LIST_END_ };
+enum tcps_option { TCPS_OPT_LIST(TCPS__NAME_ENUM) TCPS_OPT_LIST_END_ };
+enum tcps_event_type { TCPS_EV_LIST(TCPS__NAME_ENUM) TCPS_EV_LIST_END_ };
+#undef TCPS__NAME_ENUM
+
+/* The name of a value ("fin", "acked", "open"...), or NULL for a value not in
+   the list. For bit sets (anomalies, options) pass one bit; tcps_bit_names()
+   walks a set. */
+TCPS_API const char *tcps_end_name(int end);
+TCPS_API const char *tcps_gap_name(int reason);
+TCPS_API const char *tcps_anomaly_name(uint32_t bit);
+TCPS_API const char *tcps_option_name(uint32_t bit);
+TCPS_API const char *tcps_event_name(int type);
+/* Its meaning, for help text and documentation, or NULL. */
+TCPS_API const char *tcps_end_meaning(int end);
+TCPS_API const char *tcps_gap_meaning(int reason);
+TCPS_API const char *tcps_anomaly_meaning(uint32_t bit);
+TCPS_API const char *tcps_option_meaning(uint32_t bit);
+TCPS_API const char *tcps_event_meaning(int type);
+/* The lowest set bit of *bits that has a name, cleared from *bits, with its
+   name: for (b = set; (name = tcps_bit_names(TCPS_BITS_ANOMALY, &b));) ...
+   Bits without a name are skipped. NULL when none is left. */
+#define TCPS_BITS_ANOMALY 1
+#define TCPS_BITS_OPTION 2
+TCPS_API const char *tcps_bit_names(int kind, uint32_t *bits);
 
 typedef struct tcps_endpoint {
     uint8_t addr[16];   /* IPv4 in the first 4 bytes */
@@ -529,11 +589,6 @@ typedef struct tcps_session {
     void *user;            /* yours: set it in on_open */
 } tcps_session;
 
-#define TCPS_EV_OPEN 1
-#define TCPS_EV_DATA 2
-#define TCPS_EV_GAP 3
-#define TCPS_EV_CLOSE 4
-
 /* One event. For DATA: data, offset (stream offset of data.ptr[0], 0 is the
    first byte after the SYN), ts/frame of the packet that made it
    deliverable, data_ts/data_frame of the packet that carried the bytes
@@ -573,6 +628,11 @@ typedef struct tcps_callbacks {
 #define TCPS_F_PORT_HEURISTIC 0x08   /* no SYN seen: the side on the lower port
                                         below 1024 is the server (default: the
                                         first packet's source is the client) */
+#define TCPS_F_PULL 0x10             /* pull mode from the start: events are
+                                        queued for tcps_next, callbacks unused
+                                        (for feeding packets yourself) */
+#define TCPS_F_NO_TUNNELS 0x20       /* do not look inside tunnels
+                                        (TCPS_DECODE_NO_TUNNELS) */
 
 /* Zero means default for every field. */
 typedef struct tcps_config {
@@ -644,7 +704,11 @@ TCPS_API int tcps_finish(tcps_ctx *ctx);
 TCPS_API int tcps_run(tcps_ctx *ctx, tcps_reader *r);
 /* Pull mode, for bindings: the next event, reading r as needed. TCPS_OK with
    *ev filled, TCPS_DONE after the last close, or an error. Spans stay valid
-   until the next call. Do not mix with callbacks on the same context. */
+   until the next call. Do not mix with callbacks on the same context.
+   With r NULL (and TCPS_F_PULL in the config), packets are fed with
+   tcps_feed_packet/frame/segment and tcps_finish, whose events are queued;
+   tcps_next then returns them in order and TCPS_DONE when none is left.
+   Their spans may point into the packets fed: keep those until then. */
 TCPS_API int tcps_next(tcps_ctx *ctx, tcps_reader *r, tcps_event *ev);
 TCPS_API const tcps_stats *tcps_ctx_stats(const tcps_ctx *ctx);
 TCPS_API const tcps_error *tcps_ctx_error(const tcps_ctx *ctx);
@@ -823,6 +887,55 @@ TCPS_API const char *tcps_result_message(int code) {
 }
 
 TCPS_API const char *tcps_version(void) { return TCPS_VERSION_STRING; }
+
+typedef struct tcps__name_row {
+    long value;
+    const char *name, *meaning;
+} tcps__name_row;
+#define TCPS__NAME_ROW(constant, value, name, meaning) {value, name, meaning},
+static const tcps__name_row tcps__end_rows[] = {TCPS_END_LIST(TCPS__NAME_ROW)};
+static const tcps__name_row tcps__gap_rows[] = {TCPS_GAP_LIST(TCPS__NAME_ROW)};
+static const tcps__name_row tcps__anom_rows[] = {TCPS_ANOM_LIST(TCPS__NAME_ROW)};
+static const tcps__name_row tcps__opt_rows[] = {TCPS_OPT_LIST(TCPS__NAME_ROW)};
+static const tcps__name_row tcps__ev_rows[] = {TCPS_EV_LIST(TCPS__NAME_ROW)};
+#undef TCPS__NAME_ROW
+#define TCPS__ROWS(t) t, sizeof t / sizeof t[0]
+
+TCPS__PRIVATE const tcps__name_row *tcps__name_find(const tcps__name_row *t, size_t n, long value) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (t[i].value == value) return &t[i];
+    return NULL;
+}
+TCPS__PRIVATE const char *tcps__name_of(const tcps__name_row *t, size_t n, long value, int meaning) {
+    const tcps__name_row *r = tcps__name_find(t, n, value);
+    return r ? (meaning ? r->meaning : r->name) : NULL;
+}
+
+TCPS_API const char *tcps_end_name(int v) { return tcps__name_of(TCPS__ROWS(tcps__end_rows), v, 0); }
+TCPS_API const char *tcps_gap_name(int v) { return tcps__name_of(TCPS__ROWS(tcps__gap_rows), v, 0); }
+TCPS_API const char *tcps_anomaly_name(uint32_t v) { return tcps__name_of(TCPS__ROWS(tcps__anom_rows), (long)v, 0); }
+TCPS_API const char *tcps_option_name(uint32_t v) { return tcps__name_of(TCPS__ROWS(tcps__opt_rows), (long)v, 0); }
+TCPS_API const char *tcps_event_name(int v) { return tcps__name_of(TCPS__ROWS(tcps__ev_rows), v, 0); }
+TCPS_API const char *tcps_end_meaning(int v) { return tcps__name_of(TCPS__ROWS(tcps__end_rows), v, 1); }
+TCPS_API const char *tcps_gap_meaning(int v) { return tcps__name_of(TCPS__ROWS(tcps__gap_rows), v, 1); }
+TCPS_API const char *tcps_anomaly_meaning(uint32_t v) { return tcps__name_of(TCPS__ROWS(tcps__anom_rows), (long)v, 1); }
+TCPS_API const char *tcps_option_meaning(uint32_t v) { return tcps__name_of(TCPS__ROWS(tcps__opt_rows), (long)v, 1); }
+TCPS_API const char *tcps_event_meaning(int v) { return tcps__name_of(TCPS__ROWS(tcps__ev_rows), v, 1); }
+
+TCPS_API const char *tcps_bit_names(int kind, uint32_t *bits) {
+    const tcps__name_row *t = kind == TCPS_BITS_ANOMALY ? tcps__anom_rows : tcps__opt_rows;
+    size_t n = kind == TCPS_BITS_ANOMALY ? sizeof tcps__anom_rows / sizeof *t : sizeof tcps__opt_rows / sizeof *t;
+    const tcps__name_row *r;
+    if (!bits || (kind != TCPS_BITS_ANOMALY && kind != TCPS_BITS_OPTION)) return NULL;
+    while (*bits) {
+        uint32_t bit = *bits & (~*bits + 1u);
+        *bits &= ~bit;
+        if ((r = tcps__name_find(t, n, (long)bit)) != NULL) return r->name;
+    }
+    return NULL;
+}
+#undef TCPS__ROWS
 
 static const char *const tcps__malformed_names[] = {
 #define TCPS__MALFORMED_NAME(name, msg) #name,
@@ -1419,7 +1532,7 @@ TCPS__PRIVATE int tcps__ng_shb(tcps_reader *r) {
     else return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header: bad byte-order magic");
     blen = tcps__rd32(r, p + 4);
     if (blen < 28) return tcps__rd_fail(r, TCPS_E_BAD_HEADER, off, "pcapng section header block shorter than 28 bytes");
-    alen = ((uint64_t)blen + 3) & ~(uint64_t)3; /* see tcps__ng_next */
+    alen = ((uint64_t)blen + 3) & ~(uint64_t)3; /* see tcps__ng_block */
     if (alen > r->cfg.max_record)
         return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng section header block above the max_record limit");
     rc = tcps__fill(r, (size_t)alen);
@@ -1476,129 +1589,142 @@ TCPS__PRIVATE int tcps__ng_idb(tcps_reader *r, const uint8_t *body, size_t blen_
     return TCPS_OK;
 }
 
-TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
-    for (;;) {
-        const uint8_t *p, *body;
-        uint64_t off = r->base + r->pos;
-        uint32_t type, blen, trail, ifid, caplen, origlen;
-        uint64_t alen;
-        size_t bodylen, blen_a;
-        const tcps__iface *f;
-        int rc;
-        if (r->len - r->pos < 8) {
-            rc = tcps__fill(r, 8);
-            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcapng block header cut short");
-        }
-        p = r->win + r->pos;
-        type = tcps__rd32(r, p);
-        if (type == TCPS__NG_SHB) {
-            rc = tcps__ng_shb(r);
-            if (rc != TCPS_OK) return rc;
-            continue;
-        }
-        blen = tcps__rd32(r, p + 4);
-        if (blen < 12) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length below 12 bytes");
-        /* The spec wants a multiple of 4. Some writers put the unpadded
-           length there; like Wireshark, round it up, and accept either
-           value in the trailer. */
-        alen = ((uint64_t)blen + 3) & ~(uint64_t)3;
-        if (alen > r->cfg.max_record) {
-            if (type == TCPS__NG_EPB || type == TCPS__NG_SPB || type == TCPS__NG_PB || type == TCPS__NG_IDB)
-                return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng block above the max_record limit");
-            /* a block we do not read: stream past it, then check its trailer */
-            rc = tcps__skip(r, alen - 4);
-            if (rc == TCPS_OK) rc = tcps__fill(r, 4);
-            if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
-            trail = tcps__rd32(r, r->win + r->pos);
-            if (trail != blen && trail != alen)
-                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
-                                     "pcapng block: trailing block length differs from the leading one");
-            r->pos += 4;
-            continue;
-        }
-        blen_a = (size_t)alen;
-        if (r->len - r->pos < blen_a) {
-            rc = tcps__fill(r, blen_a);
+/* The next block: TCPS_OK with its type, body and padded size (the block is
+   in the window at r->pos), or with size 0 when the block was handled or
+   passed here (a section header, a block above max_record that we do not
+   read); TCPS_DONE at the end, or an error. */
+TCPS__PRIVATE int tcps__ng_block(tcps_reader *r, uint32_t *type, const uint8_t **body,
+                                 size_t *size) {
+    const uint8_t *p;
+    uint64_t off = r->base + r->pos, alen;
+    uint32_t blen, trail;
+    int rc;
+    if (r->len - r->pos < 8) {
+        rc = tcps__fill(r, 8);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 1, "pcapng block header cut short");
+    }
+    p = r->win + r->pos;
+    *type = tcps__rd32(r, p);
+    *size = 0;
+    if (*type == TCPS__NG_SHB) return tcps__ng_shb(r);
+    blen = tcps__rd32(r, p + 4);
+    if (blen < 12) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng block length below 12 bytes");
+    /* The spec wants a multiple of 4. Some writers put the unpadded length
+       there; like Wireshark, round it up, and accept either value in the
+       trailer. */
+    alen = ((uint64_t)blen + 3) & ~(uint64_t)3;
+    if (alen > r->cfg.max_record) {
+        if (*type == TCPS__NG_EPB || *type == TCPS__NG_SPB || *type == TCPS__NG_PB || *type == TCPS__NG_IDB)
+            return tcps__rd_fail(r, TCPS_E_TOO_LARGE, off, "pcapng block above the max_record limit");
+        /* a block we do not read: stream past it, then check its trailer */
+        rc = tcps__skip(r, alen - 4);
+        if (rc == TCPS_OK) rc = tcps__fill(r, 4);
+        if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
+        trail = tcps__rd32(r, r->win + r->pos);
+        r->pos += 4;
+    } else {
+        if (r->len - r->pos < (size_t)alen) {
+            rc = tcps__fill(r, (size_t)alen);
             if (rc != TCPS_OK) return tcps__rd_short(r, rc, off, 0, "pcapng block cut short");
             p = r->win + r->pos;
         }
-        trail = tcps__rd32(r, p + blen_a - 4);
-        if (trail != blen && trail != alen)
-            return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
-                                 "pcapng block: trailing block length differs from the leading one");
-        body = p + 8;
-        bodylen = blen_a - 12;
-        if (type == TCPS__NG_EPB || type == TCPS__NG_PB) {
-            uint64_t ts;
-            size_t padded;
-            int32_t fcs;
-            tcps__opts o;
-            uint32_t code;
-            const uint8_t *val;
-            size_t vlen;
-            if (bodylen < 20)
-                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
-                                     type == TCPS__NG_EPB ? "pcapng enhanced packet block too short"
-                                                          : "pcapng packet block too short");
-            ifid = type == TCPS__NG_EPB ? tcps__rd32(r, body) : tcps__rd16(r, body);
-            if (ifid >= r->n_ifs)
-                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
-                                     "pcapng packet names an interface not described in its section");
-            f = &r->ifs[ifid];
-            ts = ((uint64_t)tcps__rd32(r, body + 4) << 32) | tcps__rd32(r, body + 8);
-            caplen = tcps__rd32(r, body + 12);
-            origlen = tcps__rd32(r, body + 16);
-            if (caplen > bodylen - 20)
-                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
-                                     "pcapng packet: captured length runs past the end of the block");
-            padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: both multiples of 4 */
-            fcs = f->fcs_len;
-            o.p = body + 20 + padded;
-            o.left = bodylen - 20 - padded;
-            while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
-                if (code == 2 && vlen == 4) { /* epb_flags: bits 5-8 FCS length in bytes */
-                    uint32_t bits = (tcps__rd32(r, val) >> 5) & 0xfu;
-                    if (bits) fcs = (int32_t)bits;
-                }
-            }
-            if (rc < 0)
-                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng packet: an option runs past the block");
-            pkt->ts = tcps__ts_convert(f, ts);
-            pkt->fcs_len = fcs;
-            pkt->data.ptr = body + 20;
-        } else if (type == TCPS__NG_SPB) {
-            if (bodylen < 4)
-                return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng simple packet block too short");
-            ifid = 0;
-            if (r->n_ifs == 0)
-                return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
-                                     "pcapng simple packet block before any interface description");
-            f = &r->ifs[0];
-            origlen = tcps__rd32(r, body);
-            caplen = (uint32_t)TCPS__MIN((size_t)origlen, bodylen - 4);
-            if (f->snaplen && caplen > f->snaplen) caplen = f->snaplen;
-            pkt->ts.sec = 0;
-            pkt->ts.nsec = 0;
-            pkt->fcs_len = f->fcs_len;
-            pkt->data.ptr = body + 4;
-        } else {
-            if (type == TCPS__NG_IDB) {
-                rc = tcps__ng_idb(r, body, bodylen, off);
-                if (rc != TCPS_OK) return rc;
-            }
-            /* NRB, ISB, DSB, custom and unknown blocks: nothing we need */
-            r->pos += blen_a;
-            continue;
+        trail = tcps__rd32(r, p + alen - 4);
+        *body = p + 8;
+        *size = (size_t)alen;
+    }
+    if (trail != blen && trail != alen)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                             "pcapng block: trailing block length differs from the leading one");
+    return TCPS_OK;
+}
+
+/* An enhanced (or obsolete) packet block's packet. */
+TCPS__PRIVATE int tcps__ng_epb(tcps_reader *r, uint32_t type, const uint8_t *body, size_t bodylen,
+                               uint64_t off, tcps_packet *pkt) {
+    const tcps__iface *f;
+    uint64_t ts;
+    size_t padded, vlen;
+    uint32_t caplen, code;
+    const uint8_t *val;
+    tcps__opts o;
+    int rc;
+    if (bodylen < 20)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                             type == TCPS__NG_EPB ? "pcapng enhanced packet block too short"
+                                                  : "pcapng packet block too short");
+    pkt->interface = type == TCPS__NG_EPB ? tcps__rd32(r, body) : tcps__rd16(r, body);
+    if (pkt->interface >= r->n_ifs)
+        return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                             "pcapng packet names an interface not described in its section");
+    f = &r->ifs[pkt->interface];
+    ts = ((uint64_t)tcps__rd32(r, body + 4) << 32) | tcps__rd32(r, body + 8);
+    caplen = tcps__rd32(r, body + 12);
+    if (caplen > bodylen - 20)
+        return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off,
+                             "pcapng packet: captured length runs past the end of the block");
+    padded = ((size_t)caplen + 3) & ~(size_t)3; /* <= bodylen - 20: both multiples of 4 */
+    pkt->fcs_len = f->fcs_len;
+    o.p = body + 20 + padded;
+    o.left = bodylen - 20 - padded;
+    while ((rc = tcps__opt_next(r, &o, &code, &val, &vlen)) > 0) {
+        if (code == 2 && vlen == 4) { /* epb_flags: bits 5-8 FCS length in bytes */
+            uint32_t bits = (tcps__rd32(r, val) >> 5) & 0xfu;
+            if (bits) pkt->fcs_len = (int32_t)bits;
         }
+    }
+    if (rc < 0) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng packet: an option runs past the block");
+    pkt->ts = tcps__ts_convert(f, ts);
+    pkt->linktype = f->linktype;
+    pkt->snaplen = f->snaplen;
+    pkt->origlen = tcps__rd32(r, body + 16);
+    pkt->data.ptr = body + 20;
+    pkt->data.len = caplen;
+    return TCPS_OK;
+}
+
+/* A simple packet block's packet: interface 0, no timestamp. */
+TCPS__PRIVATE int tcps__ng_spb(tcps_reader *r, const uint8_t *body, size_t bodylen, uint64_t off,
+                               tcps_packet *pkt) {
+    const tcps__iface *f;
+    uint32_t caplen;
+    if (bodylen < 4) return tcps__rd_fail(r, TCPS_E_BAD_BLOCK, off, "pcapng simple packet block too short");
+    if (r->n_ifs == 0)
+        return tcps__rd_fail(r, TCPS_E_BAD_INTERFACE, off,
+                             "pcapng simple packet block before any interface description");
+    f = &r->ifs[0];
+    pkt->origlen = tcps__rd32(r, body);
+    caplen = (uint32_t)TCPS__MIN((size_t)pkt->origlen, bodylen - 4);
+    if (f->snaplen && caplen > f->snaplen) caplen = f->snaplen;
+    pkt->interface = 0;
+    pkt->ts.sec = 0;
+    pkt->ts.nsec = 0;
+    pkt->fcs_len = f->fcs_len;
+    pkt->linktype = f->linktype;
+    pkt->snaplen = f->snaplen;
+    pkt->data.ptr = body + 4;
+    pkt->data.len = caplen;
+    return TCPS_OK;
+}
+
+TCPS__PRIVATE int tcps__ng_next(tcps_reader *r, tcps_packet *pkt) {
+    for (;;) {
+        uint64_t off = r->base + r->pos;
+        const uint8_t *body = NULL;
+        size_t size = 0;
+        uint32_t type = 0;
+        int rc = tcps__ng_block(r, &type, &body, &size);
+        if (rc != TCPS_OK) return rc;
+        if (!size) continue;
+        if (type == TCPS__NG_EPB || type == TCPS__NG_PB) rc = tcps__ng_epb(r, type, body, size - 12, off, pkt);
+        else if (type == TCPS__NG_SPB) rc = tcps__ng_spb(r, body, size - 12, off, pkt);
+        else if (type == TCPS__NG_IDB) rc = tcps__ng_idb(r, body, size - 12, off);
+        /* NRB, ISB, DSB, custom and unknown blocks: nothing we need */
+        if (rc != TCPS_OK) return rc;
+        r->pos += size;
+        if (type != TCPS__NG_EPB && type != TCPS__NG_PB && type != TCPS__NG_SPB) continue;
         pkt->frame = ++r->frame;
         pkt->offset = off;
-        pkt->linktype = f->linktype;
-        pkt->interface = ifid;
         pkt->section = r->sections - 1;
-        pkt->origlen = origlen;
-        pkt->snaplen = f->snaplen;
-        pkt->data.len = caplen;
-        r->pos += blen_a;
         return TCPS_OK;
     }
 }
@@ -2062,9 +2188,20 @@ TCPS__PRIVATE int tcps__tcp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wir
 
 /* ---- tunnels over UDP and GRE */
 
+/* The packet holds no TCP segment we decode: counted as not TCP. */
+TCPS__PRIVATE int tcps__not_tcp(tcps__dx *dx) {
+    TCPS__DROP(dx, NON_TCP);
+    return 0;
+}
+
+/* 1: go into the tunnel; 0: not, and the packet's drop is set (not TCP
+   under TCPS_DECODE_NO_TUNNELS, malformed when nested too deep). */
 TCPS__PRIVATE int tcps__tunnel_enter(tcps__dx *dx) {
-    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) return 0;
-    if (dx->depth >= TCPS__MAX_TUNNEL) return TCPS__MAL(dx, TUNNEL_TOO_DEEP) - 1;
+    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) {
+        TCPS__DROP(dx, NON_TCP);
+        return 0;
+    }
+    if (dx->depth >= TCPS__MAX_TUNNEL) return TCPS__MAL(dx, TUNNEL_TOO_DEEP);
     dx->depth++;
     return 1;
 }
@@ -2116,7 +2253,6 @@ TCPS__PRIVATE int tcps__wlan(tcps__dx *dx, const uint8_t *p, size_t n, size_t ex
 TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
     uint16_t fl, proto;
     size_t hl = 4;
-    int r;
     if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
     fl = tcps__be16(p);
     proto = tcps__be16(p + 2);
@@ -2155,135 +2291,140 @@ TCPS__PRIVATE int tcps__gre(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
         break;
     default: goto other;
     }
-    if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
+    if (!tcps__tunnel_enter(dx)) return 0;
     if (proto == 0x880B) return tcps__ppp(dx, p, n, extra);
     if (proto == 0x6558) return tcps__ether(dx, p, n, extra);
     if (proto == 0x8200 || proto == 0x8210) return tcps__wlan(dx, p, n, extra);
     return tcps__ethertype(dx, proto, p, n, extra);
-stop:
-    if (r == 0) TCPS__DROP(dx, NON_TCP);
-    return 0;
 other:
-    TCPS__DROP(dx, NON_TCP);
-    return 0;
+    return tcps__not_tcp(dx);
 }
+
+/* The tunnels over UDP. Each gets the UDP payload (p, n captured; extra
+   bytes on the wire beyond it) and decodes what it carries. */
+
+TCPS__PRIVATE int tcps__vxlan(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    /* flags, reserved, VNI; Ethernet follows */
+    if (n < 8 || !(p[0] & 0x08)) return tcps__not_tcp(dx);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    return tcps__ether(dx, p + 8, n - 8, extra);
+}
+
+TCPS__PRIVATE int tcps__geneve(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t hl;
+    uint16_t proto;
+    if (n < 8 || (p[0] >> 6) != 0) return tcps__not_tcp(dx);
+    hl = 8 + (size_t)(p[0] & 0x3f) * 4;
+    proto = tcps__be16(p + 2);
+    if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    if (proto == 0x6558) return tcps__ether(dx, p + hl, n - hl, extra);
+    return tcps__ethertype(dx, proto, p + hl, n - hl, extra);
+}
+
+TCPS__PRIVATE int tcps__gtpu(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t hl = 8;
+    /* G-PDU only */
+    if (n < 8 || (p[0] >> 5) != 1 || !(p[0] & 0x10) || p[1] != 0xff) return tcps__not_tcp(dx);
+    if (p[0] & 0x07) {
+        uint8_t next;
+        if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
+        next = (p[0] & 0x04) ? p[11] : 0;
+        hl = 12;
+        while (next) { /* extension headers: length in 4-byte units, next type last */
+            size_t el;
+            if (n - hl < 1 || p[hl] == 0) return TCPS__MAL(dx, LINK_BAD);
+            el = (size_t)p[hl] * 4;
+            if (n - hl < el) return TCPS__MAL(dx, LINK_TRUNCATED);
+            next = p[hl + el - 1];
+            hl += el;
+        }
+    }
+    if (n <= hl) return tcps__not_tcp(dx);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    return tcps__ip(dx, p + hl, n - hl, extra, 0);
+}
+
+TCPS__PRIVATE int tcps__l2tp(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    /* L2TPv2 data messages carrying PPP */
+    uint16_t fl;
+    size_t hl = 6;
+    if (n < 6) return tcps__not_tcp(dx);
+    fl = tcps__be16(p);
+    if ((fl & 0x000f) != 2 || (fl & 0x8000)) return tcps__not_tcp(dx);
+    if (fl & 0x4000) hl += 2;
+    if (fl & 0x0800) hl += 4;
+    if (fl & 0x0200) {
+        if (n < hl + 2) return TCPS__MAL(dx, LINK_TRUNCATED);
+        hl += 2 + (size_t)tcps__be16(p + hl);
+    }
+    if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    return tcps__ppp(dx, p + hl, n - hl, extra);
+}
+
+TCPS__PRIVATE int tcps__ayiya(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    /* forward operation, IPv4 or IPv6 inside */
+    size_t hl;
+    if (n < 8 || (p[2] & 0x0f) != 1 || (p[3] != 4 && p[3] != 41)) return tcps__not_tcp(dx);
+    hl = 8 + ((size_t)1 << (p[0] >> 4)) + (size_t)(p[1] >> 4) * 4;
+    if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    return tcps__ip(dx, p + hl, n - hl, extra, p[3] == 4 ? 4 : 6);
+}
+
+TCPS__PRIVATE int tcps__teredo(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    /* IPv6, maybe after authentication / origin indication */
+    size_t off = 0;
+    if (n >= 4 && tcps__be16(p) == 0x0001) {
+        size_t al = 4 + (size_t)p[2] + p[3] + 9;
+        if (n < al) return tcps__not_tcp(dx);
+        off = al;
+    }
+    if (n - off >= 8 && tcps__be16(p + off) == 0x0000) off += 8;
+    if (n - off < 40 || (p[off] >> 4) != 6) return tcps__not_tcp(dx);
+    if (!tcps__tunnel_enter(dx)) return 0;
+    return tcps__ip(dx, p + off, n - off, extra, 6);
+}
+
+typedef int (*tcps__udp_tunnel)(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra);
+
+/* The UDP ports of the tunnels we look inside, either side. */
+static const struct {
+    uint16_t port;
+    tcps__udp_tunnel decode;
+} tcps__udp_tunnels[] = {{4789, tcps__vxlan}, {6081, tcps__geneve}, {2152, tcps__gtpu},
+                         {3544, tcps__teredo}, {1701, tcps__l2tp},  {5072, tcps__ayiya}};
 
 TCPS__PRIVATE int tcps__udp(tcps__dx *dx, const uint8_t *p, size_t n, size_t wire) {
     uint16_t sp, dp, ulen;
-    size_t extra;
-    int r, port;
-    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) goto other;
+    size_t i, k = sizeof tcps__udp_tunnels / sizeof tcps__udp_tunnels[0];
+    if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) return tcps__not_tcp(dx);
     if (n < 8) {
         if (n < wire && wire >= 8) return TCPS__MAL(dx, LINK_TRUNCATED); /* cut by the snaplen */
-        goto other;
+        return tcps__not_tcp(dx);
     }
     sp = tcps__be16(p);
     dp = tcps__be16(p + 2);
     ulen = tcps__be16(p + 4);
-    if (sp == 4789 || dp == 4789) port = 4789;
-    else if (sp == 6081 || dp == 6081) port = 6081;
-    else if (sp == 2152 || dp == 2152) port = 2152;
-    else if (sp == 3544 || dp == 3544) port = 3544;
-    else if (sp == 1701 || dp == 1701) port = 1701;
-    else if (sp == 5072 || dp == 5072) port = 5072;
-    else goto other;
+    /* the first port of the list that either side uses */
+    for (i = 0; i < k && sp != tcps__udp_tunnels[i].port && dp != tcps__udp_tunnels[i].port; i++) {}
+    if (i == k) return tcps__not_tcp(dx);
     if (ulen >= 8 && ulen < wire) wire = ulen; /* UDP length bounds the payload */
     if (n > wire) n = wire;
-    extra = wire - n;
     p += 8, n -= 8;
     /* a tunnel header cut by the snaplen */
-    if (n < 8 && extra) return TCPS__MAL(dx, LINK_TRUNCATED);
-    switch (port) {
-    case 4789: /* VXLAN: flags, reserved, VNI; Ethernet follows */
-        if (n < 8 || !(p[0] & 0x08)) goto other;
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        return tcps__ether(dx, p + 8, n - 8, extra);
-    case 6081: { /* Geneve */
-        size_t hl;
-        uint16_t proto;
-        if (n < 8 || (p[0] >> 6) != 0) goto other;
-        hl = 8 + (size_t)(p[0] & 0x3f) * 4;
-        proto = tcps__be16(p + 2);
-        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        if (proto == 0x6558) return tcps__ether(dx, p + hl, n - hl, extra);
-        return tcps__ethertype(dx, proto, p + hl, n - hl, extra);
-    }
-    case 2152: { /* GTP-U, G-PDU only */
-        size_t hl = 8;
-        if (n < 8 || (p[0] >> 5) != 1 || !(p[0] & 0x10) || p[1] != 0xff) goto other;
-        if (p[0] & 0x07) {
-            uint8_t next;
-            if (n < 12) return TCPS__MAL(dx, LINK_TRUNCATED);
-            next = (p[0] & 0x04) ? p[11] : 0;
-            hl = 12;
-            while (next) { /* extension headers: length in 4-byte units, next type last */
-                size_t el;
-                if (n - hl < 1 || p[hl] == 0) return TCPS__MAL(dx, LINK_BAD);
-                el = (size_t)p[hl] * 4;
-                if (n - hl < el) return TCPS__MAL(dx, LINK_TRUNCATED);
-                next = p[hl + el - 1];
-                hl += el;
-            }
-        }
-        if (n <= hl) goto other;
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        return tcps__ip(dx, p + hl, n - hl, extra, 0);
-    }
-    case 1701: { /* L2TPv2 data messages carrying PPP */
-        uint16_t fl;
-        size_t hl = 6;
-        if (n < 6) goto other;
-        fl = tcps__be16(p);
-        if ((fl & 0x000f) != 2 || (fl & 0x8000)) goto other;
-        if (fl & 0x4000) hl += 2;
-        if (fl & 0x0800) hl += 4;
-        if (fl & 0x0200) {
-            if (n < hl + 2) return TCPS__MAL(dx, LINK_TRUNCATED);
-            hl += 2 + (size_t)tcps__be16(p + hl);
-        }
-        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        return tcps__ppp(dx, p + hl, n - hl, extra);
-    }
-    case 5072: { /* AYIYA, forward operation */
-        size_t hl;
-        if (n < 8 || (p[2] & 0x0f) != 1 || (p[3] != 4 && p[3] != 41)) goto other;
-        hl = 8 + ((size_t)1 << (p[0] >> 4)) + (size_t)(p[1] >> 4) * 4;
-        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        return tcps__ip(dx, p + hl, n - hl, extra, p[3] == 4 ? 4 : 6);
-    }
-    default: { /* Teredo: IPv6, maybe after authentication / origin indication */
-        size_t off = 0;
-        if (n >= 4 && tcps__be16(p) == 0x0001) {
-            size_t al = 4 + (size_t)p[2] + p[3] + 9;
-            if (n < al) goto other;
-            off = al;
-        }
-        if (n - off >= 8 && tcps__be16(p + off) == 0x0000) off += 8;
-        if (n - off < 40 || (p[off] >> 4) != 6) goto other;
-        if ((r = tcps__tunnel_enter(dx)) <= 0) goto stop;
-        return tcps__ip(dx, p + off, n - off, extra, 6);
-    }
-    }
-stop:
-    if (r == 0) TCPS__DROP(dx, NON_TCP);
-    return 0;
-other:
-    TCPS__DROP(dx, NON_TCP);
-    return 0;
+    if (n < 8 && wire - 8 > n) return TCPS__MAL(dx, LINK_TRUNCATED);
+    return tcps__udp_tunnels[i].decode(dx, p, n, wire - 8 - n);
 }
 
 /* Upper-layer protocol of an IP packet: p/n captured, wire = length on the wire. */
 TCPS__PRIVATE int tcps__l4(tcps__dx *dx, int proto, const uint8_t *p, size_t n, size_t wire) {
-    int r;
     switch (proto) {
     case 6: return tcps__tcp(dx, p, n, wire);
     case 4:
     case 41:
-        if ((r = tcps__tunnel_enter(dx)) < 0) return 0;
-        if (r == 0) break;
+        if (!tcps__tunnel_enter(dx)) return 0;
         return tcps__ip(dx, p, n, wire - n, proto == 4 ? 4 : 6);
     case 47:
         if (dx->d->cfg.flags & TCPS_DECODE_NO_TUNNELS) break;
@@ -2291,8 +2432,7 @@ TCPS__PRIVATE int tcps__l4(tcps__dx *dx, int proto, const uint8_t *p, size_t n, 
     case 17: return tcps__udp(dx, p, n, wire);
     default: break;
     }
-    TCPS__DROP(dx, NON_TCP);
-    return 0;
+    return tcps__not_tcp(dx);
 }
 
 /* ---- defragmentation */
@@ -2345,22 +2485,35 @@ TCPS__PRIVATE int tcps__frag_room(tcps_decoder *d, size_t delta, const tcps__fra
     return 1;
 }
 
-/* Add one fragment. Returns 1 and fills out, outlen and out_proto when it completed
-   a datagram, 0 when held or dropped (counted), or TCPS_E_NOMEM. */
-TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, const uint8_t *dst,
-                               uint32_t id, int proto, int key_proto, uint32_t off, int more,
-                               const uint8_t *p, size_t len, const uint8_t **out, size_t *outlen,
-                               int *out_proto) {
+/* One fragment as the IP layer read it. */
+typedef struct tcps__fragment {
+    int version;              /* 4 or 6 */
+    const uint8_t *src, *dst; /* the datagram's addresses (4 or 16 bytes) */
+    uint32_t id;
+    int proto;                /* the protocol this fragment names (IPv6: its next header) */
+    int key_proto;            /* the protocol that is part of the key (IPv4: proto; IPv6: 0) */
+    uint32_t off;             /* byte offset of p in the datagram's payload */
+    int more;                 /* more fragments follow */
+    const uint8_t *p;
+    size_t len;
+} tcps__fragment;
+
+/* A rebuilt datagram: its payload (held by the decoder until the next
+   packet) and the protocol that follows. */
+typedef struct tcps__datagram {
+    const uint8_t *p;
+    size_t len;
+    int proto;
+} tcps__datagram;
+
+/* The datagram fg belongs to, made when it is the first fragment seen.
+   *out stays NULL when there is no room (counted). 0 or TCPS_E_NOMEM. */
+TCPS__PRIVATE int tcps__frag_get(tcps__dx *dx, const tcps__fragment *fg, tcps__frag **out) {
     tcps_decoder *d = dx->d;
-    size_t alen = version == 4 ? 4 : 16, i, j, pos;
-    uint32_t h, end, limit;
+    size_t alen = fg->version == 4 ? 4 : 16;
+    uint32_t h;
     tcps__frag *f;
-    int isnew = 0, overlap = 0;
-
-    limit = version == 4 ? TCPS__FRAG_MAX_END - 20 : TCPS__FRAG_MAX_END;
-    if (off > limit || len > limit - off) return TCPS__MAL(dx, FRAG_BAD);
-    end = off + (uint32_t)len;
-
+    *out = NULL;
     if (!d->nbuckets) {
         uint32_t nb = 64;
         while (nb < d->cfg.frag_max_datagrams && nb < 65536) nb <<= 1;
@@ -2368,97 +2521,89 @@ TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, co
         if (!d->buckets) return TCPS_E_NOMEM;
         d->nbuckets = nb;
     }
-    h = tcps__frag_hash(version, src, dst, id, key_proto);
+    h = tcps__frag_hash(fg->version, fg->src, fg->dst, fg->id, fg->key_proto);
     for (f = d->buckets[h & (d->nbuckets - 1)]; f; f = f->hnext)
-        if (f->hash == h && f->id == id && f->version == version && f->proto == key_proto &&
-            !memcmp(f->src, src, alen) && !memcmp(f->dst, dst, alen))
-            break;
-    if (!f) {
-        if (d->frag_count >= d->cfg.frag_max_datagrams && d->oldest) {
-            d->stats.frag_evicted++;
-            tcps__frag_free(d, d->oldest);
-        }
-        if (!tcps__frag_room(d, sizeof *f, NULL)) {
-            d->stats.frag_evicted++;
+        if (f->hash == h && f->id == fg->id && f->version == fg->version &&
+            f->proto == fg->key_proto && !memcmp(f->src, fg->src, alen) &&
+            !memcmp(f->dst, fg->dst, alen)) {
+            *out = f;
             return 0;
         }
-        f = (tcps__frag *)tcps__calloc(&d->alloc, 1, sizeof *f);
-        if (!f) return TCPS_E_NOMEM;
-        f->hash = h;
-        f->id = id;
-        f->version = (uint8_t)version;
-        f->proto = (uint8_t)key_proto;
-        memcpy(f->src, src, alen);
-        memcpy(f->dst, dst, alen);
-        f->deadline.sec = dx->ts.sec + d->cfg.frag_timeout_ms / 1000;
-        f->deadline.nsec = dx->ts.nsec + (d->cfg.frag_timeout_ms % 1000) * 1000000u;
-        if (f->deadline.nsec >= TCPS__NS_PER_SEC) f->deadline.nsec -= TCPS__NS_PER_SEC, f->deadline.sec++;
-        f->mem = sizeof *f;
-        f->hnext = d->buckets[h & (d->nbuckets - 1)];
-        d->buckets[h & (d->nbuckets - 1)] = f;
-        f->older = d->newest;
-        if (d->newest) d->newest->newer = f;
-        else d->oldest = f;
-        d->newest = f;
-        d->frag_count++;
-        d->frag_bytes += f->mem;
-        isnew = 1;
+    if (d->frag_count >= d->cfg.frag_max_datagrams && d->oldest) {
+        d->stats.frag_evicted++;
+        tcps__frag_free(d, d->oldest);
     }
+    if (!tcps__frag_room(d, sizeof *f, NULL)) {
+        d->stats.frag_evicted++;
+        return 0;
+    }
+    f = (tcps__frag *)tcps__calloc(&d->alloc, 1, sizeof *f);
+    if (!f) return TCPS_E_NOMEM;
+    f->hash = h;
+    f->id = fg->id;
+    f->version = (uint8_t)fg->version;
+    f->proto = (uint8_t)fg->key_proto;
+    memcpy(f->src, fg->src, alen);
+    memcpy(f->dst, fg->dst, alen);
+    f->deadline.sec = dx->ts.sec + d->cfg.frag_timeout_ms / 1000;
+    f->deadline.nsec = dx->ts.nsec + (d->cfg.frag_timeout_ms % 1000) * 1000000u;
+    if (f->deadline.nsec >= TCPS__NS_PER_SEC) f->deadline.nsec -= TCPS__NS_PER_SEC, f->deadline.sec++;
+    f->mem = sizeof *f;
+    f->hnext = d->buckets[h & (d->nbuckets - 1)];
+    d->buckets[h & (d->nbuckets - 1)] = f;
+    f->older = d->newest;
+    if (d->newest) d->newest->newer = f;
+    else d->oldest = f;
+    d->newest = f;
+    d->frag_count++;
+    d->frag_bytes += f->mem;
+    *out = f;
+    return 0;
+}
 
-    /* consistency of the datagram's end (as Linux: a mismatch kills it) */
-    if (!more) {
-        if ((f->have_last && end != f->total) || (f->nrng && end < f->rng[f->nrng - 1][1])) {
-            tcps__frag_free(d, f);
-            return TCPS__MAL(dx, FRAG_BAD);
-        }
-    } else if (f->have_last && end > f->total) {
+/* Room in f for data up to end and one more range: 1, 0 when the budget
+   cannot give it (f was freed, counted), or TCPS_E_NOMEM (f kept as it was). */
+TCPS__PRIVATE int tcps__frag_grow(tcps_decoder *d, tcps__frag *f, uint32_t end) {
+    size_t ncap = f->cap, nr = f->rngcap, delta;
+    if (end <= f->cap && f->nrng + 1 <= f->rngcap) return 1;
+    if (end > ncap) {
+        ncap = ncap ? ncap * 2 : 2048;
+        if (ncap < end) ncap = end;
+        if (ncap > TCPS__FRAG_MAX_END) ncap = TCPS__FRAG_MAX_END;
+    }
+    if (f->nrng + 1 > nr) nr = nr ? nr * 2 : 4;
+    delta = (ncap - f->cap) + (nr - f->rngcap) * sizeof *f->rng;
+    if (!tcps__frag_room(d, delta, f)) {
+        d->stats.frag_evicted++;
         tcps__frag_free(d, f);
-        return TCPS__MAL(dx, FRAG_BAD);
+        return 0;
     }
+    if (ncap != f->cap) {
+        uint8_t *nd = (uint8_t *)tcps__realloc(&d->alloc, f->data, f->cap, ncap);
+        if (!nd) return TCPS_E_NOMEM;
+        f->data = nd;
+        d->frag_bytes += ncap - f->cap;
+        f->mem += ncap - f->cap;
+        f->cap = ncap;
+    }
+    if (nr != f->rngcap) {
+        void *nrp = tcps__realloc(&d->alloc, f->rng, f->rngcap * sizeof *f->rng, nr * sizeof *f->rng);
+        if (!nrp) return TCPS_E_NOMEM;
+        f->rng = (uint32_t(*)[2])nrp;
+        d->frag_bytes += (nr - f->rngcap) * sizeof *f->rng;
+        f->mem += (nr - f->rngcap) * sizeof *f->rng;
+        f->rngcap = nr;
+    }
+    return 1;
+}
 
-    /* room: data up to end, and one more range */
-    if (end > f->cap || f->nrng + 1 > f->rngcap) {
-        size_t ncap = f->cap, nr = f->rngcap, delta;
-        if (end > ncap) {
-            ncap = ncap ? ncap * 2 : 2048;
-            if (ncap < end) ncap = end;
-            if (ncap > TCPS__FRAG_MAX_END) ncap = TCPS__FRAG_MAX_END;
-        }
-        if (f->nrng + 1 > nr) nr = nr ? nr * 2 : 4;
-        delta = (ncap - f->cap) + (nr - f->rngcap) * sizeof *f->rng;
-        if (!tcps__frag_room(d, delta, f)) {
-            d->stats.frag_evicted++;
-            tcps__frag_free(d, f);
-            return 0;
-        }
-        if (ncap != f->cap) {
-            uint8_t *nd = (uint8_t *)tcps__realloc(&d->alloc, f->data, f->cap, ncap);
-            if (!nd) goto nomem;
-            f->data = nd;
-            d->frag_bytes += ncap - f->cap;
-            f->mem += ncap - f->cap;
-            f->cap = ncap;
-        }
-        if (nr != f->rngcap) {
-            void *nrp = tcps__realloc(&d->alloc, f->rng, f->rngcap * sizeof *f->rng, nr * sizeof *f->rng);
-            if (!nrp) goto nomem;
-            f->rng = (uint32_t(*)[2])nrp;
-            d->frag_bytes += (nr - f->rngcap) * sizeof *f->rng;
-            f->mem += (nr - f->rngcap) * sizeof *f->rng;
-            f->rngcap = nr;
-        }
-    }
-    if (!more) {
-        f->have_last = 1;
-        f->total = end;
-    }
-    if (off == 0) {
-        f->have_first = 1;
-        f->next = (uint8_t)proto; /* IPv6: from the first fragment, as RFC 8200 says */
-    }
-
-    /* copy what is not there yet (first copy wins), then merge the range */
-    pos = off;
+/* Copy the bytes of [off, end) that f does not have yet (the first copy
+   wins), then merge the range into f's sorted ranges. */
+TCPS__PRIVATE void tcps__frag_put(tcps_decoder *d, tcps__frag *f, uint32_t off, uint32_t end,
+                                  const uint8_t *p) {
+    size_t i, j, pos = off;
+    uint32_t s = off, e = end;
+    int overlap = 0;
     for (i = 0; i < f->nrng && pos < end; i++) {
         if (f->rng[i][1] <= pos) continue;
         if (f->rng[i][0] >= end) break;
@@ -2468,47 +2613,80 @@ TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, int version, const uint8_t *src, co
     }
     if (pos < end) memcpy(f->data + pos, p + (pos - off), end - pos);
     if (overlap) d->stats.frag_overlaps++;
-    if (end > off) {
-        uint32_t s = off, e = end;
-        for (i = 0; i < f->nrng && f->rng[i][1] < s; i++) {}
-        for (j = i; j < f->nrng && f->rng[j][0] <= e; j++) {
-            if (f->rng[j][0] < s) s = f->rng[j][0];
-            if (f->rng[j][1] > e) e = f->rng[j][1];
-        }
-        /* ranges i..j-1 are replaced by [s, e) */
-        if (j == i) {
-            memmove(f->rng + i + 1, f->rng + i, (f->nrng - i) * sizeof *f->rng);
-            f->nrng++;
-        } else if (j > i + 1) {
-            memmove(f->rng + i + 1, f->rng + j, (f->nrng - j) * sizeof *f->rng);
-            f->nrng -= j - i - 1;
-        }
-        f->rng[i][0] = s;
-        f->rng[i][1] = e;
+    if (end == off) return;
+    for (i = 0; i < f->nrng && f->rng[i][1] < s; i++) {}
+    for (j = i; j < f->nrng && f->rng[j][0] <= e; j++) {
+        if (f->rng[j][0] < s) s = f->rng[j][0];
+        if (f->rng[j][1] > e) e = f->rng[j][1];
     }
-    (void)isnew;
+    /* ranges i..j-1 are replaced by [s, e) */
+    if (j == i) {
+        memmove(f->rng + i + 1, f->rng + i, (f->nrng - i) * sizeof *f->rng);
+        f->nrng++;
+    } else if (j > i + 1) {
+        memmove(f->rng + i + 1, f->rng + j, (f->nrng - j) * sizeof *f->rng);
+        f->nrng -= j - i - 1;
+    }
+    f->rng[i][0] = s;
+    f->rng[i][1] = e;
+}
 
-    if (f->have_last && f->have_first &&
-        (f->total == 0 || (f->nrng == 1 && f->rng[0][0] == 0 && f->rng[0][1] == f->total))) {
-        TCPS_ASSERT(d->nheld < TCPS__MAX_HELD);
-        d->held[d->nheld].ptr = f->data;
-        d->held[d->nheld].cap = f->cap;
-        d->nheld++;
-        *out = f->data;
-        *outlen = f->total;
-        *out_proto = f->next;
-        d->frag_bytes -= f->cap;
-        f->mem -= f->cap;
-        f->data = NULL;
-        f->cap = 0;
+/* When f has every byte: hand its payload to out (held by the decoder), free
+   f and return 1; otherwise 0. */
+TCPS__PRIVATE int tcps__frag_done(tcps_decoder *d, tcps__frag *f, tcps__datagram *out) {
+    if (!f->have_last || !f->have_first ||
+        !(f->total == 0 || (f->nrng == 1 && f->rng[0][0] == 0 && f->rng[0][1] == f->total)))
+        return 0;
+    TCPS_ASSERT(d->nheld < TCPS__MAX_HELD);
+    d->held[d->nheld].ptr = f->data;
+    d->held[d->nheld].cap = f->cap;
+    d->nheld++;
+    out->p = f->data;
+    out->len = f->total;
+    out->proto = f->next;
+    d->frag_bytes -= f->cap;
+    f->mem -= f->cap;
+    f->data = NULL;
+    f->cap = 0;
+    tcps__frag_free(d, f);
+    d->stats.reassembled++;
+    return 1;
+}
+
+/* Add one fragment. 1 when it completed a datagram (out filled), 0 when it
+   is held or dropped (counted), or TCPS_E_NOMEM. */
+TCPS__PRIVATE int tcps__defrag(tcps__dx *dx, const tcps__fragment *fg, tcps__datagram *out) {
+    tcps_decoder *d = dx->d;
+    uint32_t end, limit = fg->version == 4 ? TCPS__FRAG_MAX_END - 20 : TCPS__FRAG_MAX_END;
+    tcps__frag *f;
+    int r;
+
+    if (fg->off > limit || fg->len > limit - fg->off) return TCPS__MAL(dx, FRAG_BAD);
+    end = fg->off + (uint32_t)fg->len;
+    if ((r = tcps__frag_get(dx, fg, &f)) < 0) return r;
+    if (!f) return 0;
+
+    /* consistency of the datagram's end (as Linux: a mismatch kills it) */
+    if (fg->more ? (f->have_last && end > f->total)
+                 : ((f->have_last && end != f->total) || (f->nrng && end < f->rng[f->nrng - 1][1]))) {
         tcps__frag_free(d, f);
-        d->stats.reassembled++;
-        return 1;
+        return TCPS__MAL(dx, FRAG_BAD);
     }
-    return 0;
-nomem:
-    if (isnew) tcps__frag_free(d, f);
-    return TCPS_E_NOMEM;
+    if ((r = tcps__frag_grow(d, f, end)) <= 0) {
+        /* a datagram made for this fragment holds nothing yet: let it go */
+        if (r < 0 && !f->nrng && !f->have_last) tcps__frag_free(d, f);
+        return r;
+    }
+    if (!fg->more) {
+        f->have_last = 1;
+        f->total = end;
+    }
+    if (fg->off == 0) {
+        f->have_first = 1;
+        f->next = (uint8_t)fg->proto; /* IPv6: from the first fragment, as RFC 8200 says */
+    }
+    tcps__frag_put(d, f, fg->off, end, fg->p);
+    return tcps__frag_done(d, f, out);
 }
 
 /* ---- IP */
@@ -2568,9 +2746,9 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
     }
     fo = tcps__be16(p + 6);
     if (fo & 0x3fff) { /* MF or an offset: a fragment */
-        const uint8_t *dp;
-        size_t dlen;
-        int proto = p[9], r;
+        tcps__fragment fg;
+        tcps__datagram dg;
+        int r;
         dx->d->stats.fragments++;
         TCPS__DROP(dx, FRAGMENT); /* unless it completes a datagram */
         if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || n < wire) {
@@ -2579,12 +2757,19 @@ TCPS__PRIVATE int tcps__ip4(tcps__dx *dx, const uint8_t *p, size_t n, size_t ext
             if (fo & 0x1fff) return 0;
             return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
         }
-        r = tcps__defrag(dx, 4, p + 12, p + 16, tcps__be16(p + 4), proto, proto,
-                         (uint32_t)(fo & 0x1fff) * 8, (fo & 0x2000) != 0, p + hl, n - hl, &dp,
-                         &dlen, &proto);
+        fg.version = 4;
+        fg.src = p + 12;
+        fg.dst = p + 16;
+        fg.id = tcps__be16(p + 4);
+        fg.proto = fg.key_proto = p[9];
+        fg.off = (uint32_t)(fo & 0x1fff) * 8;
+        fg.more = (fo & 0x2000) != 0;
+        fg.p = p + hl;
+        fg.len = n - hl;
+        r = tcps__defrag(dx, &fg, &dg);
         if (r <= 0) return r;
         dx->fragmented = 1;
-        return tcps__l4(dx, proto, dp, dlen, dlen);
+        return tcps__l4(dx, dg.proto, dg.p, dg.len, dg.len);
     }
     return tcps__l4(dx, p[9], p + hl, n - hl, wire - hl);
 }
@@ -2608,9 +2793,9 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
             break;
         case 44: { /* fragment */
             uint16_t fo;
-            const uint8_t *dp;
-            size_t dlen;
-            int proto, r;
+            tcps__fragment fg;
+            tcps__datagram dg;
+            int r;
             if (n < 8) return TCPS__MAL(dx, IP6_BAD_EXT);
             fo = tcps__be16(p + 2);
             if ((fo & 0xfff9) == 0) { /* atomic fragment (RFC 6946) */
@@ -2619,8 +2804,7 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
                 continue;
             }
             dx->d->stats.fragments++;
-            TCPS__DROP(dx, FRAGMENT);
-        TCPS__DROP(dx, FRAGMENT); /* unless it completes a datagram */
+            TCPS__DROP(dx, FRAGMENT); /* unless it completes a datagram */
             if (!allow_frag) return TCPS__MAL(dx, FRAG_BAD);
             if ((dx->d->cfg.flags & TCPS_DECODE_NO_DEFRAG) || extra) {
                 if (fo & 0xfff8) return 0; /* as for IPv4: only a first fragment */
@@ -2629,13 +2813,22 @@ TCPS__PRIVATE int tcps__ip6_chain(tcps__dx *dx, int nh, const uint8_t *p, size_t
                 allow_frag = 0;
                 continue;
             }
-            r = tcps__defrag(dx, 6, s->src, s->dst, tcps__be32(p + 4), p[0], 0,
-                             (uint32_t)(fo & 0xfff8), fo & 1, p + 8, n - 8, &dp, &dlen, &proto);
+            fg.version = 6;
+            fg.src = s->src;
+            fg.dst = s->dst;
+            fg.id = tcps__be32(p + 4);
+            fg.proto = p[0];
+            fg.key_proto = 0;
+            fg.off = (uint32_t)(fo & 0xfff8);
+            fg.more = fo & 1;
+            fg.p = p + 8;
+            fg.len = n - 8;
+            r = tcps__defrag(dx, &fg, &dg);
             if (r <= 0) return r;
             dx->fragmented = 1;
-            nh = proto;
-            p = dp;
-            n = dlen;
+            nh = dg.proto;
+            p = dg.p;
+            n = dg.len;
             allow_frag = 0;
             continue;
         }
@@ -2777,8 +2970,93 @@ TCPS__PRIVATE int tcps__ether(tcps__dx *dx, const uint8_t *p, size_t n, size_t e
     return tcps__ethertype(dx, type, p + 14, n - 14, extra);
 }
 
-TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {
+/* BSD loopback: a 4-byte address family, in the capturing machine's byte
+   order (NULL) or in network order (LOOP). */
+TCPS__PRIVATE int tcps__loop(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {
     uint32_t fam;
+    if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (lt == TCPS_LINKTYPE_LOOP) {
+        fam = tcps__be32(p);
+    } else {
+        /* families are small, so whichever reading is small is the right one */
+        fam = tcps__le32(p);
+        if (fam > 0xffff) fam = tcps__be32(p);
+    }
+    if (fam == 2) return tcps__ip(dx, p + 4, n - 4, extra, 4);
+    if (fam == 24 || fam == 28 || fam == 30) return tcps__ip(dx, p + 4, n - 4, extra, 6);
+    TCPS__DROP(dx, NON_IP);
+    return 0;
+}
+
+TCPS__PRIVATE int tcps__radiotap(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t rl;
+    if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+    rl = tcps__le16(p + 2);
+    if (rl < 8 || rl > n) return TCPS__MAL(dx, LINK_TRUNCATED);
+    return tcps__wlan(dx, p + rl, n - rl, extra);
+}
+
+/* Linux NFLOG: family, version, resource id; then TLVs (in host byte order:
+   both are tried) until the payload one (type 9). */
+TCPS__PRIVATE int tcps__nflog(tcps__dx *dx, const uint8_t *p, size_t n) {
+    size_t off = 4;
+    int fam;
+    if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
+    fam = p[0];
+    while (n - off >= 4) {
+        size_t tl = tcps__le16(p + off);
+        unsigned type = tcps__le16(p + off + 2);
+        if (tl < 4 || tl > n - off) {
+            tl = tcps__be16(p + off);
+            type = tcps__be16(p + off + 2);
+            if (tl < 4 || tl > n - off) return TCPS__MAL(dx, LINK_BAD);
+        }
+        if ((type & 0x7fff) == 9) {
+            if (fam == 2) return tcps__ip(dx, p + off + 4, tl - 4, 0, 4);
+            if (fam == 10) return tcps__ip(dx, p + off + 4, tl - 4, 0, 6);
+            break;
+        }
+        tl = (tl + 3) & ~(size_t)3;
+        if (tl > n - off) break;
+        off += tl;
+    }
+    TCPS__DROP(dx, NON_IP);
+    return 0;
+}
+
+/* Linux ARCnet: source, destination, 2-byte offset, protocol; RFC 1201
+   framing (0xd4 IP, 0xd5 ARP) adds a split flag and a sequence number, and
+   an exception packet (flag 0xff) four bytes more. */
+TCPS__PRIVATE int tcps__arcnet(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t hl = 5;
+    if (n < 5) return TCPS__MAL(dx, LINK_TRUNCATED);
+    if (p[4] == 0xd4) {
+        if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
+        hl = p[5] == 0xff ? 12 : 8;
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    }
+    if (p[4] == 0xf0 || p[4] == 0xd4) return tcps__ip(dx, p + hl, n - hl, extra, 4);
+    TCPS__DROP(dx, NON_IP);
+    return 0;
+}
+
+/* Juniper Ethernet: "MGC", flags; with the extension bit, a 2-byte length of
+   TLVs; then the Ethernet frame, unless the no-L2 bit says there is none. */
+TCPS__PRIVATE int tcps__juniper(tcps__dx *dx, const uint8_t *p, size_t n, size_t extra) {
+    size_t hl = 4;
+    if (n < 4 || p[0] != 0x4d || p[1] != 0x47 || p[2] != 0x43) return TCPS__MAL(dx, LINK_BAD);
+    if (p[3] & 0x80) {
+        if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
+        hl = 6 + (size_t)tcps__be16(p + 4);
+        if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
+    }
+    if (!(p[3] & 0x02)) return tcps__ether(dx, p + hl, n - hl, extra);
+    TCPS__DROP(dx, UNSUPPORTED_LINK);
+    return 0;
+}
+
+/* The link layer of link type lt: p, n captured, extra bytes on the wire beyond. */
+TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t n, size_t extra) {
     switch (lt) {
     case TCPS_LINKTYPE_ETHERNET: return tcps__ether(dx, p, n, extra);
     case TCPS_LINKTYPE_RAW:
@@ -2787,20 +3065,7 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
     case TCPS_LINKTYPE_IPV4: return tcps__ip(dx, p, n, extra, 4);
     case TCPS_LINKTYPE_IPV6: return tcps__ip(dx, p, n, extra, 6);
     case TCPS_LINKTYPE_NULL:
-    case TCPS_LINKTYPE_LOOP:
-        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if (lt == TCPS_LINKTYPE_LOOP) {
-            fam = tcps__be32(p);
-        } else {
-            /* host order of the capturing machine: families are small, so
-               whichever reading is small is the right one */
-            fam = tcps__le32(p);
-            if (fam > 0xffff) fam = tcps__be32(p);
-        }
-        if (fam == 2) return tcps__ip(dx, p + 4, n - 4, extra, 4);
-        if (fam == 24 || fam == 28 || fam == 30) return tcps__ip(dx, p + 4, n - 4, extra, 6);
-        TCPS__DROP(dx, NON_IP);
-        return 0;
+    case TCPS_LINKTYPE_LOOP: return tcps__loop(dx, lt, p, n, extra);
     case TCPS_LINKTYPE_LINUX_SLL:
         if (n < 16) return TCPS__MAL(dx, LINK_TRUNCATED);
         return tcps__ethertype(dx, tcps__be16(p + 14), p + 16, n - 16, extra);
@@ -2815,71 +3080,10 @@ TCPS__PRIVATE int tcps__link(tcps__dx *dx, uint32_t lt, const uint8_t *p, size_t
         if (n < 44) return TCPS__MAL(dx, LINK_TRUNCATED);
         return tcps__ethertype(dx, tcps__be16(p + 40), p + 44, n - 44, extra);
     case TCPS__LT_IEEE802_11: return tcps__wlan(dx, p, n, extra);
-    case TCPS__LT_RADIOTAP: {
-        size_t rl;
-        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
-        rl = tcps__le16(p + 2);
-        if (rl < 8 || rl > n) return TCPS__MAL(dx, LINK_TRUNCATED);
-        return tcps__wlan(dx, p + rl, n - rl, extra);
-    }
-    case TCPS__LT_NFLOG: {
-        /* family, version, resource id; then TLVs (host byte order: both
-           are tried) until the payload one (type 9) */
-        size_t off = 4;
-        int fam;
-        if (n < 4) return TCPS__MAL(dx, LINK_TRUNCATED);
-        fam = p[0];
-        while (n - off >= 4) {
-            size_t tl = tcps__le16(p + off);
-            unsigned type = tcps__le16(p + off + 2);
-            if (tl < 4 || tl > n - off) {
-                tl = tcps__be16(p + off);
-                type = tcps__be16(p + off + 2);
-                if (tl < 4 || tl > n - off) return TCPS__MAL(dx, LINK_BAD);
-            }
-            if ((type & 0x7fff) == 9) {
-                if (fam == 2) return tcps__ip(dx, p + off + 4, tl - 4, 0, 4);
-                if (fam == 10) return tcps__ip(dx, p + off + 4, tl - 4, 0, 6);
-                break;
-            }
-            tl = (tl + 3) & ~(size_t)3;
-            if (tl > n - off) break;
-            off += tl;
-        }
-        TCPS__DROP(dx, NON_IP);
-        return 0;
-    }
-    case TCPS__LT_ARCNET_LINUX: {
-        /* source, destination, 2-byte offset, protocol; RFC 1201 framing
-           (0xd4 IP, 0xd5 ARP) adds a split flag and a sequence number, and
-           an exception packet (flag 0xff) four bytes more */
-        size_t hl = 5;
-        if (n < 5) return TCPS__MAL(dx, LINK_TRUNCATED);
-        if (p[4] == 0xd4) {
-            if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
-            hl = p[5] == 0xff ? 12 : 8;
-            if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
-        }
-        if (p[4] == 0xf0 || p[4] == 0xd4) return tcps__ip(dx, p + hl, n - hl, extra, 4);
-        TCPS__DROP(dx, NON_IP);
-        return 0;
-    }
-    case TCPS__LT_JUNIPER_ETHER: {
-        /* "MGC", flags; with the extension bit, a 2-byte length of TLVs;
-           then the Ethernet frame (unless the no-L2 bit says there is none) */
-        size_t hl = 4;
-        if (n < 4 || p[0] != 0x4d || p[1] != 0x47 || p[2] != 0x43) return TCPS__MAL(dx, LINK_BAD);
-        if (p[3] & 0x80) {
-            if (n < 6) return TCPS__MAL(dx, LINK_TRUNCATED);
-            hl = 6 + (size_t)tcps__be16(p + 4);
-            if (n < hl) return TCPS__MAL(dx, LINK_TRUNCATED);
-        }
-        if (!(p[3] & 0x02)) { /* no-L2 clear: an Ethernet header follows */
-            return tcps__ether(dx, p + hl, n - hl, extra);
-        }
-        TCPS__DROP(dx, UNSUPPORTED_LINK);
-        return 0;
-    }
+    case TCPS__LT_RADIOTAP: return tcps__radiotap(dx, p, n, extra);
+    case TCPS__LT_NFLOG: return tcps__nflog(dx, p, n);
+    case TCPS__LT_ARCNET_LINUX: return tcps__arcnet(dx, p, n, extra);
+    case TCPS__LT_JUNIPER_ETHER: return tcps__juniper(dx, p, n, extra);
     default: TCPS__DROP(dx, UNSUPPORTED_LINK); return 0;
     }
 }
@@ -2945,23 +3149,11 @@ TCPS_API int tcps_decode(tcps_decoder *d, const tcps_packet *pkt, tcps_segment *
     }
     if (d->oldest) tcps__frag_expire(d, pkt->ts);
 
-    /* field by field: clearing the whole struct (a rep stos) costs more
-       than the rest of a plain Ethernet/IPv4/TCP decode. Addresses, ports,
-       sequence numbers, flags and the payload are always written by the
-       layers that return a segment; option values only count when their
-       bit is in opt.present. */
-    seg->ip_version = seg->ttl = seg->vlan_count = seg->tunnel_depth = 0;
-    seg->checksum = seg->ip_checksum = seg->fragmented = seg->reserved_ = 0;
-    memset(seg->vlan, 0, sizeof seg->vlan);
-    seg->opt.present = 0;
-    seg->opt.mss = 0;
-    seg->opt.wscale = 0;
-    seg->opt.sack_count = 0;
-    seg->opt.ts_val = seg->opt.ts_ecr = 0;
-    seg->opt.tfo_len = 0;
-    seg->payload.ptr = NULL;
-    seg->payload.len = 0;
-    seg->payload_len = 0;
+    /* The fields the layers set only when they find them are the struct's
+       tail, cleared here at once (a field added at the end is cleared too);
+       the head is written for every segment. Clearing the whole struct
+       would cost more than the rest of a plain Ethernet/IPv4/TCP decode. */
+    memset(&seg->ip_version, 0, sizeof *seg - offsetof(tcps_segment, ip_version));
     seg->ts = pkt->ts;
     seg->frame = pkt->frame;
     seg->interface = pkt->interface;
@@ -3154,8 +3346,12 @@ struct tcps_ctx {
     tcps__node *grave_nodes;
     tcps__sess *grave_sess;
     /* pull mode */
-    tcps_event *queue;
+    tcps_event *queue;   /* events not delivered yet: pull mode, or after a stop */
     size_t qlen, qcap, qpos;
+    size_t *qstash, qscap; /* per queued event: where its DATA bytes were copied
+                            in stash ((size_t)-1: not copied) */
+    uint8_t *stash;      /* copies of the bytes of events queued after a stop */
+    size_t stash_len, stash_cap;
     int pull, pull_state, pull_err;
     /* the packet being fed */
     tcps_time now, cur_ts;
@@ -3211,18 +3407,35 @@ TCPS__PRIVATE tcps__node *tcps__heap_pop(tcps__heap *h, int by) {
 
 /* --- events */
 
-TCPS__PRIVATE void tcps__emit(tcps_ctx *c, tcps_event *ev) {
-    tcps_event_fn fn = NULL;
-    if (c->pull) {
-        if (tcps__grow(&c->cfg.allocator, (void **)&c->queue, &c->qcap, c->qlen + 1,
-                       sizeof *c->queue) != TCPS_OK) {
+/* Events are queued in pull mode, and in callback mode once a callback
+   stopped the run (and until the queue is delivered): then the bytes of a
+   DATA event are copied, since they may point into the caller's packet. The
+   sessions and buffers the queued events point to stay allocated (the
+   graveyard is freed only when the queue is empty). */
+TCPS__PRIVATE void tcps__enqueue(tcps_ctx *c, const tcps_event *ev) {
+    size_t at = (size_t)-1;
+    if (tcps__grow(&c->cfg.allocator, (void **)&c->queue, &c->qcap, c->qlen + 1, sizeof *c->queue) != TCPS_OK ||
+        (!c->pull && tcps__grow(&c->cfg.allocator, (void **)&c->qstash, &c->qscap, c->qlen + 1,
+                                sizeof *c->qstash) != TCPS_OK)) {
+        c->oom = 1;
+        return;
+    }
+    if (!c->pull && ev->type == TCPS_EV_DATA) {
+        if (tcps__grow(&c->cfg.allocator, (void **)&c->stash, &c->stash_cap, c->stash_len + ev->data.len, 1) !=
+            TCPS_OK) {
             c->oom = 1;
             return;
         }
-        c->queue[c->qlen++] = *ev;
-        return;
+        at = c->stash_len;
+        memcpy(c->stash + at, ev->data.ptr, ev->data.len);
+        c->stash_len += ev->data.len;
     }
-    if (c->aborted) return;
+    if (!c->pull) c->qstash[c->qlen] = at;
+    c->queue[c->qlen++] = *ev;
+}
+
+TCPS__PRIVATE int tcps__call(tcps_ctx *c, const tcps_event *ev) {
+    tcps_event_fn fn = NULL;
     switch (ev->type) {
     case TCPS_EV_OPEN: fn = c->cfg.callbacks.on_open; break;
     case TCPS_EV_DATA: fn = c->cfg.callbacks.on_data; break;
@@ -3230,7 +3443,31 @@ TCPS__PRIVATE void tcps__emit(tcps_ctx *c, tcps_event *ev) {
     case TCPS_EV_CLOSE: fn = c->cfg.callbacks.on_close; break;
     default: break;
     }
-    if (fn && fn(ev, c->cfg.user) != 0) c->aborted = 1;
+    return fn && fn(ev, c->cfg.user) != 0;
+}
+
+TCPS__PRIVATE void tcps__emit(tcps_ctx *c, tcps_event *ev) {
+    if (c->pull || c->aborted || c->qpos < c->qlen) {
+        tcps__enqueue(c, ev);
+        return;
+    }
+    if (tcps__call(c, ev)) c->aborted = 1;
+}
+
+/* Callback mode: deliver what a stop left queued, in order, until a
+   callback stops again (c->aborted) or the queue is empty. */
+TCPS__PRIVATE void tcps__drain(tcps_ctx *c) {
+    while (c->qpos < c->qlen) {
+        tcps_event ev = c->queue[c->qpos];
+        if (c->qstash[c->qpos] != (size_t)-1) ev.data.ptr = c->stash + c->qstash[c->qpos];
+        c->qpos++;
+        if (tcps__call(c, &ev)) {
+            c->aborted = 1;
+            return;
+        }
+    }
+    c->qpos = c->qlen = 0;
+    c->stash_len = 0;
 }
 
 TCPS__PRIVATE void tcps__event_init(tcps_ctx *c, tcps_event *ev, int type, tcps__sess *s, int dir) {
@@ -3746,7 +3983,7 @@ TCPS__PRIVATE void tcps__start_closing(tcps_ctx *c, tcps__sess *s, int hint) {
 TCPS__PRIVATE void tcps__expire(tcps_ctx *c) {
     while (c->closing_head &&
            tcps__time_diff_ms(c->now, c->closing_head->close_ts) >= (int64_t)c->cfg.linger_ms)
-        tcps__finalize(c, c->closing_head, TCPS_END_EOF);
+        tcps__finalize(c, c->closing_head, c->closing_head->end_hint);
     if (c->cfg.idle_timeout_ms)
         while (c->lru_tail &&
                tcps__time_diff_ms(c->now, c->lru_tail->pub.last_ts) > (int64_t)c->cfg.idle_timeout_ms)
@@ -3852,23 +4089,21 @@ TCPS__PRIVATE tcps__sess *tcps__new_session(tcps_ctx *c, const tcps__key *k, uin
     return s;
 }
 
-/* One segment of session s, travelling in direction dir. */
-TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_segment *g) {
-    tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
+/* What a segment tells of its session whatever it carries: counts, times,
+   options, flag anomalies, the handshake. */
+TCPS__PRIVATE void tcps__seg_notes(tcps__sess *s, int dir, const tcps_segment *g) {
     tcps_dir_stats *ds = &s->pub.dir[dir];
     uint16_t fl = g->flags;
-    int syn = (fl & TCPS_TH_SYN) != 0, r = TCPS_OK, fresh;
-    uint32_t seq_data = g->seq + (syn ? 1u : 0u);
-
     ds->packets++;
     s->pub.packets++;
     if (tcps_time_cmp(g->ts, s->pub.last_ts) > 0) s->pub.last_ts = g->ts;
     s->pub.last_frame = g->frame;
     ds->options |= (uint16_t)g->opt.present;
-    if ((syn && (fl & (TCPS_TH_FIN | TCPS_TH_RST))) || !(fl & (TCPS_TH_SYN | TCPS_TH_FIN | TCPS_TH_RST | TCPS_TH_ACK)))
+    if (((fl & TCPS_TH_SYN) && (fl & (TCPS_TH_FIN | TCPS_TH_RST))) ||
+        !(fl & (TCPS_TH_SYN | TCPS_TH_FIN | TCPS_TH_RST | TCPS_TH_ACK)))
         ds->anomalies |= TCPS_ANOM_BAD_FLAGS;
     if (fl & TCPS_TH_URG) ds->anomalies |= TCPS_ANOM_URGENT;
-    if (syn) {
+    if (fl & TCPS_TH_SYN) {
         ds->syn_seen = 1;
         ds->syn_options = (uint16_t)g->opt.present;
         if (g->opt.present & TCPS_OPT_MSS) ds->mss = g->opt.mss;
@@ -3878,12 +4113,14 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
     } else if ((fl & TCPS_TH_ACK) && dir == TCPS_C2S && (s->pub.handshake & 2)) {
         s->pub.handshake |= 4;
     }
+}
 
-    /* The ACK first: the peer's bytes it covers come before this data. */
-    if (fl & TCPS_TH_ACK) tcps__acked(c, s, p, g->ack);
-
-    fresh = !d->started;
-    if (fresh || (syn && d->next == 0 && d->heap.n == 0 && ds->missing == 0 && d->base_seq != seq_data)) {
+/* Start (or re-base) direction d at segment g; 1 when it was not started. */
+TCPS__PRIVATE int tcps__seg_start(tcps__sess *s, int dir, const tcps_segment *g, uint32_t seq_data) {
+    tcps__dir *d = &s->d[dir];
+    int syn = (g->flags & TCPS_TH_SYN) != 0, fresh = !d->started;
+    if (fresh || (syn && d->next == 0 && d->heap.n == 0 && s->pub.dir[dir].missing == 0 &&
+                  d->base_seq != seq_data)) {
         /* tshark's base sequence: the SYN's, or one before the first byte
            seen (so a later SYN with that number is not taken for a new
            connection). A SYN re-bases a direction that has had no data
@@ -3894,40 +4131,76 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         d->next = 0;
         d->fin = d->finished = d->ack_seen = 0; /* in the old numbering: void */
         d->acked = 0;
-        ds->isn = d->isn;
+        s->pub.dir[dir].isn = d->isn;
     }
+    return fresh;
+}
 
-    if (g->payload_len) {
-        int64_t start = tcps__unwrap(d, seq_data), end = start + (int64_t)g->payload_len;
-        const uint8_t *ptr = g->payload.ptr;
-        uint32_t caplen = (uint32_t)TCPS__MIN(g->payload.len, g->payload_len), wirelen = g->payload_len;
-        ds->payload_packets++;
-        if (syn) ds->anomalies |= TCPS_ANOM_SYN_DATA;
-        if (fl & TCPS_TH_FIN) ds->anomalies |= TCPS_ANOM_FIN_DATA;
-        if (fl & TCPS_TH_RST) ds->anomalies |= TCPS_ANOM_RST_DATA;
-        if (d->fin && end > (int64_t)d->fin_off) ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
-        if (s->state == TCPS__CLOSING && s->end_hint == TCPS_END_RST && !(fl & TCPS_TH_RST))
-            ds->anomalies |= TCPS_ANOM_DATA_AFTER_RST;
-        if (end <= 0) {
-            ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
-            ds->dup_bytes += wirelen;
-        } else {
-            if (start < 0) { /* the part before the first tracked byte is dropped */
-                uint32_t cut = (uint32_t)-start;
-                ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
-                ds->dup_bytes += cut;
-                if (cut && caplen) ptr += TCPS__MIN(cut, caplen);
-                caplen -= TCPS__MIN(cut, caplen);
-                wirelen -= cut;
-                start = 0;
-            }
-            r = tcps__data(c, s, d, (uint64_t)start, ptr, caplen, wirelen);
-        }
+/* The payload of g, from stream offset start of direction dir. */
+TCPS__PRIVATE int tcps__seg_payload(tcps_ctx *c, tcps__sess *s, int dir, const tcps_segment *g,
+                                    int64_t start) {
+    tcps__dir *d = &s->d[dir];
+    tcps_dir_stats *ds = &s->pub.dir[dir];
+    uint16_t fl = g->flags;
+    int64_t end = start + (int64_t)g->payload_len;
+    const uint8_t *ptr = g->payload.ptr;
+    uint32_t caplen = (uint32_t)TCPS__MIN(g->payload.len, g->payload_len), wirelen = g->payload_len;
+    ds->payload_packets++;
+    if (fl & TCPS_TH_SYN) ds->anomalies |= TCPS_ANOM_SYN_DATA;
+    if (fl & TCPS_TH_FIN) ds->anomalies |= TCPS_ANOM_FIN_DATA;
+    if (fl & TCPS_TH_RST) ds->anomalies |= TCPS_ANOM_RST_DATA;
+    if (d->fin && end > (int64_t)d->fin_off) ds->anomalies |= TCPS_ANOM_DATA_AFTER_FIN;
+    if (s->state == TCPS__CLOSING && s->end_hint == TCPS_END_RST && !(fl & TCPS_TH_RST))
+        ds->anomalies |= TCPS_ANOM_DATA_AFTER_RST;
+    if (end <= 0) {
+        ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
+        ds->dup_bytes += wirelen;
+        return TCPS_OK;
     }
+    if (start < 0) { /* the part before the first tracked byte is dropped */
+        uint32_t cut = (uint32_t)-start;
+        ds->anomalies |= TCPS_ANOM_DATA_BEFORE_START;
+        ds->dup_bytes += cut;
+        if (cut && caplen) ptr += TCPS__MIN(cut, caplen);
+        caplen -= TCPS__MIN(cut, caplen);
+        wirelen -= cut;
+        start = 0;
+    }
+    return tcps__data(c, s, d, (uint64_t)start, ptr, caplen, wirelen);
+}
 
+/* A RST of direction dir: would the receiver take it? Its ACK, if any, must
+   acknowledge at least the peer's SYN (RFC 9293 3.10.7.3), and its sequence
+   number must lie roughly in the window. Injected resets fail one or the
+   other; the connection then goes on. */
+TCPS__PRIVATE int tcps__seg_rst_ok(tcps__sess *s, int dir, const tcps_segment *g, int fresh) {
+    tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
+    if ((g->flags & TCPS_TH_ACK) && p->started) {
+        int64_t ao = tcps__unwrap(p, g->ack);
+        if (ao < 0 || ao - (int64_t)p->next > TCPS__ACK_SANITY) return 0;
+    }
+    if (!fresh) {
+        int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
+        if (ro < -65536 || ro > TCPS__ACK_SANITY) return 0;
+    }
+    return 1;
+}
+
+/* One segment of session s, travelling in direction dir. */
+TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_segment *g) {
+    tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
+    uint16_t fl = g->flags;
+    uint32_t seq_data = g->seq + ((fl & TCPS_TH_SYN) ? 1u : 0u);
+    int r = TCPS_OK, fresh;
+
+    tcps__seg_notes(s, dir, g);
+    /* The ACK first: the peer's bytes it covers come before this data. */
+    if (fl & TCPS_TH_ACK) tcps__acked(c, s, p, g->ack);
+    fresh = tcps__seg_start(s, dir, g, seq_data);
+    if (g->payload_len) r = tcps__seg_payload(c, s, dir, g, tcps__unwrap(d, seq_data));
     if (fl & TCPS_TH_FIN) {
         int64_t fo = tcps__unwrap(d, seq_data) + (int64_t)g->payload_len;
-        ds->fin_seen = 1;
+        s->pub.dir[dir].fin_seen = 1;
         if (!d->fin && fo >= 0) {
             d->fin = 1;
             d->fin_off = (uint64_t)fo;
@@ -3935,21 +4208,8 @@ TCPS__PRIVATE int tcps__segment(tcps_ctx *c, tcps__sess *s, int dir, const tcps_
         if (d->fin && d->next >= d->fin_off) d->finished = 1;
     }
     if (fl & TCPS_TH_RST) {
-        /* Would the receiver take it? Its ACK, if any, must acknowledge at
-           least the peer's SYN (RFC 9293 3.10.7.3), and its sequence number
-           must lie roughly in the window. Injected resets fail one or the
-           other; the connection then goes on. */
-        int ok = 1;
-        ds->rst_seen = 1;
-        if ((fl & TCPS_TH_ACK) && p->started) {
-            int64_t ao = tcps__unwrap(p, g->ack);
-            ok = ao >= 0 && ao - (int64_t)p->next <= TCPS__ACK_SANITY;
-        }
-        if (ok && !fresh) {
-            int64_t ro = tcps__unwrap(d, g->seq) - (int64_t)d->next;
-            ok = ro >= -65536 && ro <= TCPS__ACK_SANITY;
-        }
-        if (ok) tcps__start_closing(c, s, TCPS_END_RST);
+        s->pub.dir[dir].rst_seen = 1;
+        if (tcps__seg_rst_ok(s, dir, g, fresh)) tcps__start_closing(c, s, TCPS_END_RST);
     }
     if (d->finished && p->finished) tcps__start_closing(c, s, TCPS_END_FIN);
     return r;
@@ -4032,15 +4292,17 @@ TCPS__PRIVATE void tcps__free_graveyard(tcps_ctx *c) {
 
 /* Before and after each public feeding call. */
 TCPS__PRIVATE void tcps__begin(tcps_ctx *c) {
-    if (!c->pull) tcps__free_graveyard(c);
     c->aborted = 0;
     c->oom = 0;
     c->last_dir = NULL;
     c->last_ptr = NULL;
+    if (c->pull) return;
+    tcps__drain(c);
+    if (c->qpos == c->qlen) tcps__free_graveyard(c);
 }
 
 TCPS__PRIVATE int tcps__end(tcps_ctx *c, int r) {
-    if (!c->pull) tcps__free_graveyard(c);
+    if (!c->pull && c->qpos == c->qlen) tcps__free_graveyard(c);
     c->last_ptr = NULL;
     c->last_dir = NULL;
     if (r == TCPS_OK && c->oom) {
@@ -4074,11 +4336,13 @@ TCPS_API int tcps_create(tcps_ctx **out, const tcps_config *cfg) {
     if (!c->cfg.max_buffer_total) c->cfg.max_buffer_total = TCPS__DEF_MAX_BUFFER_TOTAL;
     if (!c->cfg.linger_ms) c->cfg.linger_ms = TCPS__DEF_LINGER_MS;
     c->max_tombs = TCPS__MAX(c->cfg.max_sessions / 16, 1024u);
+    c->pull = (c->cfg.flags & TCPS_F_PULL) != 0;
     c->seed = (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
     memset(&dc, 0, sizeof dc);
     dc.allocator = al;
     if (c->cfg.flags & TCPS_F_VERIFY_CHECKSUMS) dc.flags |= TCPS_DECODE_VERIFY_CHECKSUMS;
     if (c->cfg.flags & TCPS_F_NO_DEFRAG) dc.flags |= TCPS_DECODE_NO_DEFRAG;
+    if (c->cfg.flags & TCPS_F_NO_TUNNELS) dc.flags |= TCPS_DECODE_NO_TUNNELS;
     dc.frag_max_datagrams = c->cfg.frag_max_datagrams;
     dc.frag_max_bytes = c->cfg.frag_max_bytes;
     dc.frag_timeout_ms = c->cfg.frag_timeout_ms;
@@ -4118,6 +4382,8 @@ TCPS_API void tcps_destroy(tcps_ctx *c) {
     tcps__free(&al, c->buckets, c->nbuckets * sizeof *c->buckets);
     tcps__free(&al, c->scratch.v, c->scratch.cap * sizeof *c->scratch.v);
     tcps__free(&al, c->queue, c->qcap * sizeof *c->queue);
+    tcps__free(&al, c->qstash, c->qscap * sizeof *c->qstash);
+    tcps__free(&al, c->stash, c->stash_cap);
     tcps_decoder_destroy(c->dec);
     tcps__free(&al, c, sizeof *c);
 }
@@ -4134,7 +4400,7 @@ TCPS__PRIVATE int tcps__feed_packet(tcps_ctx *c, const tcps_packet *pkt) {
     c->stats.packets++;
     r = tcps_decode(c->dec, pkt, &seg);
     if (r < 0) {
-        tcps__set_error(&c->err, r, pkt->offset, "out of memory decoding a packet");
+        tcps__set_error(&c->err, r, pkt->offset, r == TCPS_E_NOMEM ? "out of memory decoding a packet" : NULL);
         return r;
     }
     return r == 1 ? tcps__feed(c, &seg) : TCPS_OK;
@@ -4236,8 +4502,17 @@ TCPS_API int tcps_run(tcps_ctx *c, tcps_reader *r) {
 TCPS_API int tcps_next(tcps_ctx *c, tcps_reader *r, tcps_event *ev) {
     tcps_packet pkt;
     int rc;
-    if (!c || !r || !ev) return TCPS_E_ARG;
+    if (!c || !ev) return TCPS_E_ARG;
     c->pull = 1;
+    if (!r) {
+        if (c->qpos < c->qlen) {
+            *ev = c->queue[c->qpos++];
+            return TCPS_OK;
+        }
+        c->qpos = c->qlen = 0;
+        tcps__free_graveyard(c);
+        return TCPS_DONE;
+    }
     for (;;) {
         if (c->qpos < c->qlen) {
             *ev = c->queue[c->qpos++];

@@ -10,8 +10,7 @@
 #
 # Run from the top of the repository.  RESULTS gets "NAME PASSED FAILED" per
 # check (see tests/summary.sh).  Programs are linked and run against the
-# implementation sections present in the header: a section that holds any
-# definition must define every function of its layer (tests/api_use.h).
+# whole implementation: every public function must link (tests/api_use.h).
 set -uo pipefail
 
 results=${1:-/dev/null}
@@ -22,24 +21,6 @@ mkdir -p "$out"
 STRICT=(-Wall -Wextra -Wpedantic -Werror -I. -Itests -I"$BUILD/gen")
 npass=0
 nfail=0
-
-# A section counts as present when it defines any public function.
-have_section() {
-    awk -v s="$1" '
-        index($0, "section: " s " --") && !index($0, "end section") { f = 1; next }
-        index($0, "end section: " s) { f = 0 }
-        f && /^TCPS_API/ { found = 1 }
-        END { exit !found }' tcpsession.h
-}
-HAVE=()
-for s in reader decoder sessions; do
-    S=$(echo "$s" | tr a-z A-Z)
-    if have_section "$s"; then
-        HAVE+=(-DTCPS_TEST_HAVE_$S=1)
-    else
-        echo "compile: the $s section is empty: its functions are not linked yet"
-    fi
-done
 
 record() { # name ok log
     local name=$1 ok=$2 log=$3
@@ -128,7 +109,6 @@ static void my_free(void *p) { if (p) g_counts.frees++; free(p); }
 int main(void) {
     volatile tcps_test_fn sink = 0;
     int bad = tcps_test_use_api(&sink);
-#if TCPS_TEST_HAVE_READER
     {   /* an empty classic pcap: the reader may allocate, and must free all */
         static const unsigned char empty[24] = {0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0,
                                                 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0};
@@ -138,7 +118,6 @@ int main(void) {
         if (tcps_reader_next(r, &pkt) != TCPS_DONE) bad = 1;
         tcps_reader_close(r);
     }
-#endif
     if (g_counts.allocs != g_counts.frees) bad = 1;
     return bad;
 }
@@ -167,7 +146,7 @@ done
 for cc in "${CCS[@]}"; do
     o=$out/$(basename "$cc")
     mkdir -p "$o"
-    C99=("$cc" -std=c99 "${STRICT[@]}" "${HAVE[@]}")
+    C99=("$cc" -std=c99 "${STRICT[@]}")
     check "$cc c99 declarations only, header twice" "$(q "${C99[@]}") -c $out/decl.c -o $o/decl.o"
     check "$cc c99 implementation -O0" "$(q "${C99[@]}") -O0 -c tests/compile_impl.c -o $o/impl0.o"
     check "$cc c99 implementation -O2" "$(q "${C99[@]}") -O2 -c tests/compile_impl.c -o $o/impl.o"
@@ -202,16 +181,16 @@ for cxx in "${CXXS[@]}"; do
     command -v $cc >/dev/null 2>&1 || cc=${CC:-cc}
     for std in c++11 c++17; do
         check "$cxx $std implementation, link and run" \
-            "$(q "$cxx" -std=$std "${STRICT[@]}" "${HAVE[@]}") -O2 tests/cxx_compile.cpp -o $o/cxx-$std && $o/cxx-$std"
+            "$(q "$cxx" -std=$std "${STRICT[@]}") -O2 tests/cxx_compile.cpp -o $o/cxx-$std && $o/cxx-$std"
     done
     check "$cxx TCPSESSION_STATIC: two files compiled as C++, linked" \
-        "$(q "$cxx" -std=c++11 "${STRICT[@]}" "${HAVE[@]}") -x c++ tests/static_a.c tests/static_b.c -o $o/static && $o/static"
+        "$(q "$cxx" -std=c++11 "${STRICT[@]}") -x c++ tests/static_a.c tests/static_b.c -o $o/static && $o/static"
     check "$cxx C++ program linked with the C implementation ($cc)" \
         "$(q "$cc" -std=c99 "${STRICT[@]}") -O2 -c tests/compile_impl.c -o $o/impl_c.o && \
-         $(q "$cxx" -std=c++11 "${STRICT[@]}" "${HAVE[@]}") -DTCPS_TEST_DECL_ONLY tests/cxx_compile.cpp $o/impl_c.o -o $o/cxx_on_c && $o/cxx_on_c"
+         $(q "$cxx" -std=c++11 "${STRICT[@]}") -DTCPS_TEST_DECL_ONLY tests/cxx_compile.cpp $o/impl_c.o -o $o/cxx_on_c && $o/cxx_on_c"
     check "$cxx C program ($cc) linked with the implementation compiled as C++" \
         "$(q "$cxx" -std=c++11 "${STRICT[@]}") -DTCPS_TEST_IMPL_ONLY -O2 -c tests/cxx_compile.cpp -o $o/impl_cxx.o && \
-         $(q "$cc" -std=c99 "${STRICT[@]}" "${HAVE[@]}") -c tests/compile_main.c -o $o/main_c.o && \
+         $(q "$cc" -std=c99 "${STRICT[@]}") -c tests/compile_main.c -o $o/main_c.o && \
          $(q "$cxx") $o/main_c.o $o/impl_cxx.o -o $o/c_on_cxx && $o/c_on_cxx"
     check "$cxx TCPS_NO_STDIO" \
         "$(q "$cxx" -std=c++11 "${STRICT[@]}") -DTCPS_NO_STDIO -DTCPS_TEST_IMPL_ONLY -c tests/cxx_compile.cpp -o $o/nostdio.o"

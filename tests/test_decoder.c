@@ -1330,3 +1330,58 @@ Test(api, config_defaults_and_bad_allocator) {
     cr_assert_eq(tcps_decoder_create(NULL, NULL), TCPS_E_ARG);
     tcps_decoder_destroy(NULL);
 }
+
+/* What one packet's layers set must not survive into the next packet's
+   segment: the tail of tcps_segment is cleared for every packet. */
+Test(segment, nothing_left_from_the_previous_packet) {
+    pb_buf *b = B();
+    tcps_segment s;
+    tcps_decoder *d = new_decoder(0);
+    pb_ip_hdr o4 = pb_ip4("192.0.2.1", "192.0.2.2");
+    memset(&s, 0xa5, sizeof s);
+    build_tcp4(b);
+    pb_ipv4(b, &o4, 4); /* a tunnel: depth 1 */
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    cr_assert_eq(s.tunnel_depth, 1);
+    build_tcp4(b);
+    cr_assert_eq(decode_pb(d, TCPS_LINKTYPE_RAW, b, &s), 1);
+    cr_assert_eq(s.tunnel_depth, 0);
+    cr_assert_eq(s.vlan_count, 0);
+    cr_assert_eq(s.fragmented, 0);
+    cr_assert_eq(s.checksum, TCPS_CSUM_UNCHECKED);
+    cr_assert_eq(s.reserved_, 0);
+    tcps_decoder_destroy(d);
+    free(b);
+}
+
+static int count_open(const tcps_event *ev, void *user) {
+    (void)ev;
+    ++*(int *)user;
+    return 0;
+}
+
+/* TCPS_F_NO_TUNNELS reaches the context's decoder. */
+Test(tunnel, context_flag) {
+    pb_buf *b = B();
+    pb_ip_hdr o4 = pb_ip4("192.0.2.1", "192.0.2.2");
+    tcps_time ts = {1, 0};
+    int flags[2] = {0, TCPS_F_NO_TUNNELS}, i;
+    build_tcp4(b);
+    pb_ipv4(b, &o4, 4);
+    for (i = 0; i < 2; i++) {
+        tcps_config cfg;
+        tcps_ctx *c;
+        int opened = 0;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.flags = (uint32_t)flags[i];
+        cfg.callbacks.on_open = count_open;
+        cfg.user = &opened;
+        cr_assert_eq(tcps_create(&c, &cfg), TCPS_OK);
+        cr_assert_eq(tcps_feed_frame(c, TCPS_LINKTYPE_RAW, ts, pb_data(b), pb_len(b), pb_len(b)), TCPS_OK);
+        cr_assert_eq(tcps_finish(c), TCPS_OK);
+        cr_assert_eq(tcps_ctx_stats(c)->decode->non_tcp, (uint64_t)i);
+        cr_assert_eq(opened, !i);
+        tcps_destroy(c);
+    }
+    free(b);
+}
