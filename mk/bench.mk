@@ -18,7 +18,7 @@ $(BUILD)/bench/bench_reader: tests/bench/bench_reader.c
 	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG $(DEPFLAGS) -I. $(PCAP_CFLAGS) -o $@ $< $(PCAP_LIBS)
 
 $(BENCH_FILE): | $(BUILD)/bench/gen_traffic
-	./$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
+	$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
 
 bench: bench-reader bench-engine bench-cli
 
@@ -30,7 +30,7 @@ bench-cli: $(CLI_BIN)
 bench-reader:
 	@if [ -z "$(PCAP_LIBS)" ]; then echo "bench: libpcap not found (apt-get install libpcap-dev)" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory $(BUILD)/bench/bench_reader $(BENCH_FILE)
-	./$(BUILD)/bench/bench_reader $(BENCH_FILE)
+	$(BUILD)/bench/bench_reader $(BENCH_FILE)
 
 # tcpsession against libnids and libtins; as root it records
 # build/bench/bulk-1024M.pcap of this machine's own TCP on first use

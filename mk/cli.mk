@@ -38,7 +38,7 @@ $(CLI_BIN): $(CLI_OBJS) $(LIB_A)
 
 # The sample captures are committed; this rewrites them.
 data: $(BUILD)/make_samples
-	./$(BUILD)/make_samples data
+	$(BUILD)/make_samples data
 
 $(BUILD)/make_samples: data/make_samples.c
 	@mkdir -p $(dir $@)

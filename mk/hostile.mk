@@ -51,7 +51,7 @@ failalloc-full: hostile-build
 	@BUILD="$(BUILD)" FAILALLOC_FULL=1 bash tests/hostile_run.sh failalloc
 
 bench-adversarial: $(BUILD)/tests/hostile_caps
-	./$(BUILD)/tests/hostile_caps bench
+	$(BUILD)/tests/hostile_caps bench
 
 valgrind: suites-build $(BUILD)/tests/failalloc $(BUILD)/tests/hostile_caps $(CLI_BIN)
 	@mkdir -p $(RESULTS)

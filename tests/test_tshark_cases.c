@@ -124,9 +124,11 @@ static int theirs(const char *path, got *g) {
 }
 
 static void check_case(const char *name, const seg *v, int n, const char *want_c2s, uint64_t want_missing_c2s) {
-    char path[256];
+    char path[512];
+    const char *dir = getenv("TMPDIR");
     got a, t;
-    snprintf(path, sizeof path, "build/tshark_case_%s_%d.pcap", name, (int)getpid());
+    snprintf(path, sizeof path, "%s/tshark_case_%s_%d.pcap", dir && *dir ? dir : "/tmp", name,
+             (int)getpid());
     write_case(path, v, n);
     ours(path, &a);
     cr_assert_eq(a.len[0], strlen(want_c2s), "%s: %zu bytes, want %zu", name, a.len[0], strlen(want_c2s));
