@@ -38,6 +38,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "fnv.h"
 #include "accounting.h"
 
 #include <dirent.h>
@@ -201,13 +202,6 @@ typedef struct evlog {
     ev *v;
     size_t n, cap;
 } evlog;
-
-static uint64_t fnv(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t i;
-    for (i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
 
 static int on_event(const tcps_event *e, void *user) {
     evlog *l = (evlog *)user;

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
 #include "tcpsession.h"
+#include "fnv.h"
 
 /* The capture reader: every pcap and pcapng feature, every input source,
    truncation at every byte, hostile lengths and allocator failure. The
@@ -44,13 +45,6 @@ typedef struct result {
     tcps_error err;
     uint64_t end_offset;
 } result;
-
-static uint64_t fnv(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    size_t i;
-    for (i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 /* Read r to its end (or an error), then close it. */
 static result *drain(tcps_reader *r) {

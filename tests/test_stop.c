@@ -5,6 +5,7 @@
    packets fed and drained), on data/ and on every capture of the corpus. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
+#include "fnv.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,6 @@ typedef struct elog {
     uint64_t every; /* stop after every k-th event; 0: never */
     uint64_t stops;
 } elog;
-
-static uint64_t fnv(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    size_t i;
-    for (i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 static void add(elog *l, const tcps_event *ev) {
     entry *e;
