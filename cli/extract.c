@@ -25,7 +25,6 @@
 #include "tcpsession.h"
 #include "cli.h"
 #include "http_js.h"
-#include "md5.h"
 #include "tarball.h"
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -54,6 +53,8 @@
 #define F_TXT 2
 #define F_HEX 3
 #define NFILES 4
+#define MD5_ALL 2 /* s->md5[TCPS_C2S], [TCPS_S2C]: each direction; ALL: both in order; HEX: as hex text */
+#define MD5_HEX 3
 
 #define LRU_MIN 16      /* descriptors kept open per capture: at least */
 #define LRU_MAX 1000    /* and at most (the descriptor limit permitting) */
@@ -120,7 +121,7 @@ typedef struct ex_sess {
     ex_gap *gp;
     size_t ngp, cgp;
     uint64_t filepos[2];
-    md5_ctx md5_dir[2], md5_all, md5_hex;
+    tsl_hash *md5[4]; /* [MD5_C2S], [MD5_S2C], [MD5_ALL], [MD5_HEX], with the json output */
     ex_script *js;
     size_t njs, cjs;
     struct ex_sess *prev, *next;
@@ -389,18 +390,8 @@ static unsigned tuple_count(ex_run *r, const tcps_endpoint *a, const tcps_endpoi
 static const char *dir_name(int d) { return d == TCPS_C2S ? "c2s" : "s2c"; }
 
 static const char *gap_reason(int g) {
-    switch (g) {
-    case TCPS_GAP_ACKED: return "acked";
-    case TCPS_GAP_CLOSE: return "close";
-    case TCPS_GAP_LIMIT: return "limit";
-    case TCPS_GAP_TRUNCATED: return "truncated";
-    default: return "unknown";
-    }
-}
-
-static int ep_eq(const tcps_endpoint *a, const tcps_endpoint *b) {
-    return a->ip_version == b->ip_version && a->port == b->port &&
-           !memcmp(a->addr, b->addr, a->ip_version == 4 ? 4 : 16);
+    const char *n = tcps_gap_name(g);
+    return n ? n : "unknown";
 }
 
 static void sess_free(ex_run *r, ex_sess *s) {
@@ -412,10 +403,11 @@ static void sess_free(ex_run *r, ex_sess *s) {
     free(s->ch);
     free(s->gp);
     free(s->js);
+    for (i = 0; i < 4; i++) tsl_hash_free(s->md5[i]);
     free(s);
 }
 
-static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
     ex_run *r = (ex_run *)user;
     const ex_opts *o = r->o;
     ex_sess *s;
@@ -424,9 +416,7 @@ static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
     (void)ev;
     if (o->tcpflow_names) n = tuple_count(r, &cs->client, &cs->server);
     if (o->have_stream && cs->stream != o->stream) return 0;
-    if (o->have_ep && !((ep_eq(&cs->client, &o->ep[0]) && ep_eq(&cs->server, &o->ep[1])) ||
-                        (ep_eq(&cs->client, &o->ep[1]) && ep_eq(&cs->server, &o->ep[0]))))
-        return 0;
+    if (o->have_ep && !tsl_session_between(cs->s, &o->ep[0], &o->ep[1])) return 0;
     s = (ex_sess *)calloc(1, sizeof *s);
     if (!s) return run_fail(r, CLI_INTERNAL, "out of memory");
     s->stream = cs->stream;
@@ -447,14 +437,12 @@ static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
     }
     snprintf(s->f[F_TXT].name, sizeof s->f[F_TXT].name, "%s-transcript.txt", s->folder);
     snprintf(s->f[F_HEX].name, sizeof s->f[F_HEX].name, "%s-transcript.hex", s->folder);
-    md5_init(&s->md5_dir[0]);
-    md5_init(&s->md5_dir[1]);
-    md5_init(&s->md5_all);
-    md5_init(&s->md5_hex);
     s->next = r->live;
     if (r->live) r->live->prev = s;
     r->live = s;
     cs->user = s;
+    for (i = 0; i < 4 && (o->outputs & OUT_JSON); i++)
+        if (!(s->md5[i] = tsl_hash_new(TSL_MD5))) return run_fail(r, CLI_INTERNAL, "out of memory");
     return 0;
 }
 
@@ -521,21 +509,22 @@ static int put_hexdump(ex_run *r, ex_file *f, uint64_t off, const uint8_t *p, si
     return 0;
 }
 
-static void md5_hexupdate(md5_ctx *m, const uint8_t *p, size_t n) {
+/* the md5 of the bytes written as hex text */
+static void md5_hexupdate(tsl_hash *m, const uint8_t *p, size_t n) {
     char out[4096];
     size_t o = 0, i;
     for (i = 0; i < n; i++) {
         out[o++] = hexd[p[i] >> 4];
         out[o++] = hexd[p[i] & 15];
         if (o == sizeof out) {
-            md5_update(m, out, o);
+            tsl_hash_update(m, out, o);
             o = 0;
         }
     }
-    md5_update(m, out, o);
+    tsl_hash_update(m, out, o);
 }
 
-static int on_data(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_data(tsl_session *cs, const tcps_event *ev, void *user) {
     ex_run *r = (ex_run *)user;
     ex_sess *s = (ex_sess *)cs->user;
     unsigned out = r->o->outputs;
@@ -559,14 +548,14 @@ static int on_data(cli_session *cs, const tcps_event *ev, void *user) {
     c->filepos = s->filepos[ev->dir];
     s->filepos[ev->dir] += ev->data.len;
     if (out & OUT_JSON) {
-        md5_update(&s->md5_dir[ev->dir], ev->data.ptr, ev->data.len);
-        md5_update(&s->md5_all, ev->data.ptr, ev->data.len);
-        md5_hexupdate(&s->md5_hex, ev->data.ptr, ev->data.len);
+        tsl_hash_update(s->md5[ev->dir], ev->data.ptr, ev->data.len);
+        tsl_hash_update(s->md5[MD5_ALL], ev->data.ptr, ev->data.len);
+        md5_hexupdate(s->md5[MD5_HEX], ev->data.ptr, ev->data.len);
     }
     if (r->want_data && file_write(r, &s->f[ev->dir], ev->data.ptr, ev->data.len)) return r->failed;
     if (out & (OUT_TRANSCRIPT | OUT_HEX)) {
         char t[40];
-        cli_time(ev->data_ts, t, sizeof t);
+        tsl_time_text(ev->data_ts, t, sizeof t);
         snprintf(head, sizeof head, "== %s frame %llu time %s offset %llu length %llu\n", dir_name(ev->dir),
                  (unsigned long long)ev->data_frame, t, (unsigned long long)ev->offset,
                  (unsigned long long)ev->data.len);
@@ -584,7 +573,7 @@ static int on_data(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_gap(tsl_session *cs, const tcps_event *ev, void *user) {
     ex_run *r = (ex_run *)user;
     ex_sess *s = (ex_sess *)cs->user;
     char head[200], t[40];
@@ -601,7 +590,7 @@ static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
     s->gp[s->ngp].length = ev->length;
     s->gp[s->ngp].reason = ev->reason;
     s->ngp++;
-    cli_time(ev->ts, t, sizeof t);
+    tsl_time_text(ev->ts, t, sizeof t);
     snprintf(head, sizeof head, "== %s GAP frame %llu time %s offset %llu length %llu reason %s\n",
              dir_name(ev->dir), (unsigned long long)ev->frame, t, (unsigned long long)ev->offset,
              (unsigned long long)ev->length, gap_reason(ev->reason));
@@ -612,7 +601,7 @@ static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
 
 /* ------------------------------------------------------- JSON at close */
 
-static void json_esc(FILE *f, const uint8_t *s, size_t n) { cli_json_chars(f, (const char *)s, n); }
+static void json_esc(FILE *f, const uint8_t *s, size_t n) { tsl_json_chars(f, (const char *)s, n); }
 
 static void json_hex(FILE *f, const uint8_t *s, size_t n) {
     size_t i;
@@ -636,24 +625,17 @@ static int read_back(int fd, uint64_t pos, uint64_t len, FILE *f, void (*fn)(FIL
     return 0;
 }
 
-static void put_flags(FILE *f, unsigned bits, const char *const *names, int count) {
-    int i, first = 1;
+/* ["name",...] of the bits set, in the header's names */
+static void put_flags(FILE *f, int kind, uint32_t bits) {
+    const char *n;
+    int first = 1;
     putc('[', f);
-    for (i = 0; i < count; i++)
-        if (bits & (1u << i)) {
-            fprintf(f, "%s\"%s\"", first ? "" : ",", names[i]);
-            first = 0;
-        }
+    while ((n = tcps_bit_names(kind, &bits)) != NULL) {
+        fprintf(f, "%s\"%s\"", first ? "" : ",", n);
+        first = 0;
+    }
     putc(']', f);
 }
-
-static const char *const anom_names[] = {"syn_data",        "fin_data",        "data_after_fin", "rst_data",
-                                         "urgent",          "bad_flags",       "data_before_start",
-                                         "data_after_rst",  "conflict",        "window_probe",
-                                         "fin_inferred",    "fin_uncertain"};
-static const char *const opt_names[] = {"mss",    "wscale", "sack_perm",    "sack",   "timestamp",
-                                        "tfo",    "md5",    "mptcp",        "user_timeout", "auth",
-                                        "bit10",  "bit11",  "bit12",        "bit13",  "unknown", "malformed"};
 
 static void put_dir_stats(FILE *f, const tcps_dir_stats *d) {
     fprintf(f,
@@ -663,11 +645,11 @@ static void put_dir_stats(FILE *f, const tcps_dir_stats *d) {
             (unsigned long long)d->packets, (unsigned long long)d->payload_packets,
             (unsigned long long)d->dup_bytes, (unsigned long long)d->ooo_segments,
             (unsigned long long)d->conflicts, d->isn);
-    put_flags(f, d->anomalies, anom_names, (int)(sizeof anom_names / sizeof *anom_names));
+    put_flags(f, TCPS_BITS_ANOMALY, d->anomalies);
     fputs(",\"syn_options\":", f);
-    put_flags(f, d->syn_options, opt_names, 16);
+    put_flags(f, TCPS_BITS_OPTION, d->syn_options);
     fputs(",\"options\":", f);
-    put_flags(f, d->options, opt_names, 16);
+    put_flags(f, TCPS_BITS_OPTION, d->options);
     fprintf(f, ",\"mss\":%u,\"wscale\":", d->mss);
     if (d->wscale == 0xff) fputs("null", f);
     else fprintf(f, "%u", d->wscale);
@@ -675,21 +657,11 @@ static void put_dir_stats(FILE *f, const tcps_dir_stats *d) {
             d->rst_seen ? "true" : "false");
 }
 
-static void put_list_fields(FILE *f, const cli_session *cs) {
-    char c[64], sv[64], t0[40], t1[40];
-    cli_addr(&cs->client, c, sizeof c);
-    cli_addr(&cs->server, sv, sizeof sv);
-    cli_time(cs->s->first_ts, t0, sizeof t0);
-    cli_time(cs->s->last_ts, t1, sizeof t1);
-    fprintf(f,
-            "\"stream\":%llu,\"client_ip\":\"%s\",\"client_port\":%u,\"server_ip\":\"%s\",\"server_port\":%u,"
-            "\"c2s_bytes\":%llu,\"s2c_bytes\":%llu,\"c2s_missing\":%llu,\"s2c_missing\":%llu,"
-            "\"c2s_sha256\":\"%s\",\"s2c_sha256\":\"%s\",\"packets\":%llu,\"first_ts\":%s,\"last_ts\":%s,"
-            "\"end\":\"%s\"",
-            (unsigned long long)cs->stream, c, cs->client.port, sv, cs->server.port,
-            (unsigned long long)cs->dir[0].bytes, (unsigned long long)cs->dir[1].bytes,
-            (unsigned long long)cs->dir[0].missing, (unsigned long long)cs->dir[1].missing, cs->dir[0].sha256,
-            cs->dir[1].sha256, (unsigned long long)cs->s->packets, t0, t1, cli_end_name(cs->end));
+/* the members of the session's `list --json` row; capture NULL: without it */
+static void put_list_fields(FILE *f, const tsl_session *cs, const char *capture) {
+    tsl_row row;
+    tsl_session_row(cs, &row);
+    tsl_row_members(f, &row, capture);
 }
 
 static int js_found(const http_js_found *fj, void *user) {
@@ -747,13 +719,12 @@ static int open_back(ex_run *r, ex_sess *s, int i) {
     return fd;
 }
 
-static void old_tool_fields(FILE *f, const cli_session *cs, ex_sess *s, const int fds[2]) {
-    char ip[2][64], hx[33];
-    uint8_t dg[16];
+static void old_tool_fields(FILE *f, const tsl_session *cs, ex_sess *s, const int fds[2]) {
+    char ip[2][64], hx[TSL_HEX_MAX];
     size_t i;
     int d, pass;
-    cli_addr(&cs->client, ip[0], sizeof ip[0]);
-    cli_addr(&cs->server, ip[1], sizeof ip[1]);
+    tsl_addr_text(&cs->client, ip[0], sizeof ip[0]);
+    tsl_addr_text(&cs->server, ip[1], sizeof ip[1]);
     fprintf(f, ",\n\"sip\":\"%s\",\"dip\":\"%s\",\"sport\":%u,\"dport\":%u,\"proto\":6", ip[0], ip[1],
             cs->client.port, cs->server.port);
     for (pass = 0; pass < 2; pass++) {
@@ -765,20 +736,18 @@ static void old_tool_fields(FILE *f, const cli_session *cs, ex_sess *s, const in
             fputs("\"]", f);
         }
         fputs("]", f);
-        md5_final(pass ? &s->md5_all : &s->md5_hex, dg);
-        md5_hex(dg, hx);
+        tsl_hash_hex(s->md5[pass ? MD5_ALL : MD5_HEX], hx);
         fprintf(f, ",\n\"%s\":\"%s\"", pass ? "tcp_ordered_payload_md5sum" : "tcp_ordered_hex_payload_md5sum", hx);
     }
     for (d = 0; d < 2; d++) {
         fprintf(f, ",\n\"combined_%s_payload\":\"", d ? "dst" : "src");
         if (fds[d] >= 0) read_back(fds[d], 0, s->filepos[d], f, json_esc);
-        md5_final(&s->md5_dir[d], dg);
-        md5_hex(dg, hx);
+        tsl_hash_hex(s->md5[d], hx);
         fprintf(f, "\",\n\"combined_%s_payload_md5sum\":\"%s\"", d ? "dst" : "src", hx);
     }
 }
 
-static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial, const int fds[2]) {
+static int write_json(ex_run *r, const tsl_session *cs, ex_sess *s, int partial, const int fds[2]) {
     char name[64], t[40];
     int dfd, fd, i;
     size_t k;
@@ -794,9 +763,7 @@ static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial,
     }
     setvbuf(f, NULL, _IOFBF, 1 << 16);
     putc('{', f);
-    put_list_fields(f, cs);
-    fputs(",\"capture\":", f);
-    cli_json_str(f, r->in->name, strlen(r->in->name));
+    put_list_fields(f, cs, r->in->name);
     fprintf(f, ",\"partial\":%s,\"folder\":\"%s\",\"first_dir\":\"%s\",\"handshake\":%u,\"vlan\":[",
             partial ? "true" : "false", s->folder, dir_name(cs->first_dir), cs->s->handshake);
     for (i = 0; i < cs->s->vlan_count && i < TCPS_MAX_VLAN; i++) fprintf(f, "%s%u", i ? "," : "", cs->s->vlan[i]);
@@ -820,7 +787,7 @@ static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial,
     fputs(",\n\"exchange\":[", f);
     for (k = 0; k < s->nch; k++) {
         const ex_chunk *c = &s->ch[k];
-        cli_time(c->ts, t, sizeof t);
+        tsl_time_text(c->ts, t, sizeof t);
         fprintf(f, "%s{\"dir\":\"%s\",\"frame\":%llu,\"ts\":%s,\"offset\":%llu,\"length\":%llu", k ? ",\n " : "",
                 dir_name(c->dir), (unsigned long long)c->frame, t, (unsigned long long)c->offset,
                 (unsigned long long)c->length);
@@ -841,9 +808,9 @@ static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial,
                 k ? ",\n " : "", s->folder, e->file, e->kind == HTTP_JS_RESPONSE ? "response" : "inline",
                 (unsigned long long)e->response, (unsigned long long)e->offset, (unsigned long long)e->length,
                 e->chunked ? "true" : "false");
-        cli_json_str(f, e->ctype, strlen(e->ctype));
+        tsl_json_str(f, e->ctype, strlen(e->ctype));
         fputs(",\"content_encoding\":", f);
-        cli_json_str(f, e->cenc, strlen(e->cenc));
+        tsl_json_str(f, e->cenc, strlen(e->cenc));
         putc('}', f);
     }
     putc(']', f);
@@ -858,30 +825,30 @@ static int write_json(ex_run *r, const cli_session *cs, ex_sess *s, int partial,
     return 0;
 }
 
-static void index_row(ex_run *r, const cli_session *cs, const ex_sess *s, int partial) {
+static void index_row(ex_run *r, const tsl_session *cs, const ex_sess *s, int partial) {
     char c[64], sv[64], t0[40], t1[40];
     if (r->idx_json) {
         fputs(r->nidx ? ",\n{" : "\n{", r->idx_json);
-        put_list_fields(r->idx_json, cs);
+        put_list_fields(r->idx_json, cs, NULL);
         fprintf(r->idx_json, ",\"partial\":%s,\"folder\":\"%s\",\"scripts\":%zu}", partial ? "true" : "false",
                 s->folder, s->njs);
     }
     if (r->idx_csv) {
-        cli_addr(&cs->client, c, sizeof c);
-        cli_addr(&cs->server, sv, sizeof sv);
-        cli_time(cs->s->first_ts, t0, sizeof t0);
-        cli_time(cs->s->last_ts, t1, sizeof t1);
+        tsl_addr_text(&cs->client, c, sizeof c);
+        tsl_addr_text(&cs->server, sv, sizeof sv);
+        tsl_time_text(cs->s->first_ts, t0, sizeof t0);
+        tsl_time_text(cs->s->last_ts, t1, sizeof t1);
         fprintf(r->idx_csv, "%llu,%s,%u,%s,%u,%llu,%llu,%llu,%llu,%s,%s,%llu,%s,%s,%s,%s,%s,%zu\n",
                 (unsigned long long)cs->stream, c, cs->client.port, sv, cs->server.port,
                 (unsigned long long)cs->dir[0].bytes, (unsigned long long)cs->dir[1].bytes,
                 (unsigned long long)cs->dir[0].missing, (unsigned long long)cs->dir[1].missing, cs->dir[0].sha256,
-                cs->dir[1].sha256, (unsigned long long)cs->s->packets, t0, t1, cli_end_name(cs->end),
+                cs->dir[1].sha256, (unsigned long long)cs->s->packets, t0, t1, tcps_end_name(cs->end),
                 partial ? "true" : "false", s->folder, s->njs);
     }
     r->nidx++;
 }
 
-static int on_close(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_close(tsl_session *cs, const tcps_event *ev, void *user) {
     ex_run *r = (ex_run *)user;
     ex_sess *s = (ex_sess *)cs->user;
     unsigned out = r->o->outputs;
@@ -1005,7 +972,7 @@ static int lru_capacity(void) {
 static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
     ex_run r;
     cli_input in;
-    cli_hooks hooks;
+    tsl_hooks hooks;
     tcps_stats st;
     tcps_decode_stats dst;
     char err[700], readerr[400];
@@ -1038,9 +1005,9 @@ static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
         r.idx_csv = open_index(&r, "index.csv");
         if (r.idx_json) {
             fputs("{\"capture\":", r.idx_json);
-            cli_json_str(r.idx_json, j->path, strlen(j->path));
+            tsl_json_str(r.idx_json, j->path, strlen(j->path));
             fputs(",\"folder\":", r.idx_json);
-            cli_json_str(r.idx_json, j->rel, strlen(j->rel));
+            tsl_json_str(r.idx_json, j->rel, strlen(j->rel));
             fputs(",\"sessions\":[", r.idx_json);
         }
         if (r.idx_csv)
@@ -1057,8 +1024,8 @@ static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
         hooks.gap = on_gap;
         hooks.close = on_close;
         hooks.user = &r;
-        hooks.no_hash = !(o->outputs & (OUT_JSON | OUT_INDEX)); /* only those print the sha256 */
-        rc = cli_run(&in, &cfg, &hooks, &st, &dst);
+        /* only the json and the index print the sha256 */
+        rc = cli_run(&in, &cfg, (o->outputs & (OUT_JSON | OUT_INDEX)) ? TSL_HASH : 0, &hooks, &st, &dst);
         if (tcps_reader_error(in.rd)->code < 0) {
             const tcps_error *e = tcps_reader_error(in.rd);
             snprintf(readerr, sizeof readerr, "%s at byte %llu (%s)", e->message, (unsigned long long)e->offset,
@@ -1071,7 +1038,7 @@ static int extract_capture(const ex_opts *o, int outfd, const ex_job *j) {
         const char *msg = readerr[0] ? readerr : r.failed ? r.errmsg : NULL;
         fprintf(r.idx_json, "\n],\"count\":%llu,\"partial\":%s,\"error\":", (unsigned long long)r.nidx,
                 rc ? "true" : "false");
-        if (msg) cli_json_str(r.idx_json, msg, strlen(msg));
+        if (msg) tsl_json_str(r.idx_json, msg, strlen(msg));
         else fputs("null", r.idx_json);
         fputs("}\n", r.idx_json);
         if (fclose(r.idx_json) != 0 && !rc) rc = run_fail(&r, CLI_OUTPUT, "%s/index.json: cannot write", j->rel);
@@ -1261,37 +1228,6 @@ static void usage(FILE *f) {
             "4 an output could not be written; 5 out of memory.\n");
 }
 
-static int parse_ep(const char *s, tcps_endpoint *e) {
-    char host[64];
-    const char *colon;
-    unsigned long port;
-    char *end;
-    size_t hl;
-    memset(e, 0, sizeof *e);
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':') return -1;
-        hl = (size_t)(rb - s - 1);
-        if (hl >= sizeof host) return -1;
-        memcpy(host, s + 1, hl);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) return -1;
-        hl = (size_t)(colon - s);
-        if (hl >= sizeof host) return -1;
-        memcpy(host, s, hl);
-    }
-    host[hl] = 0;
-    port = strtoul(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port > 65535) return -1;
-    e->port = (uint16_t)port;
-    if (inet_pton(AF_INET, host, e->addr) == 1) e->ip_version = 4;
-    else if (inet_pton(AF_INET6, host, e->addr) == 1) e->ip_version = 6;
-    else return -1;
-    return 0;
-}
-
 static int parse_outputs(const char *s, unsigned *out) {
     static const char *const names[] = {"json", "data", "transcript", "hex", "js", "index"};
     char buf[256], *t, *save = NULL;
@@ -1368,10 +1304,8 @@ int cmd_extract(int argc, char **argv) {
             }
             o.have_stream = 1;
         } else if (!strcmp(a, "-e") && more) {
-            char buf[160], *comma;
-            snprintf(buf, sizeof buf, "%s", argv[++i]);
-            comma = strchr(buf, ',');
-            if (!comma || (*comma = 0, parse_ep(buf, &o.ep[0])) || parse_ep(comma + 1, &o.ep[1])) {
+            ++i;
+            if (tsl_endpoint_pair_parse(argv[i], strlen(argv[i]), o.ep)) {
                 cli_err("extract: -e wants IP:PORT,IP:PORT");
                 free(inputs);
                 return CLI_USAGE;

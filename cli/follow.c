@@ -129,12 +129,7 @@ static int fw_marker(fw_state *st, fw_target *t, int node1, uint64_t missing, ui
     return fw_add(st, t, node1, frame, zero, (const uint8_t *)txt, (size_t)n + 1);
 }
 
-static int ep_eq(const tcps_endpoint *x, const tcps_endpoint *y) {
-    return x->ip_version == y->ip_version && x->port == y->port &&
-           memcmp(x->addr, y->addr, x->ip_version == 4 ? 4 : 16) == 0;
-}
-
-static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
     fw_state *st = (fw_state *)user;
     fw_target *head = NULL;
     size_t i;
@@ -144,8 +139,7 @@ static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
         int hit;
         if (t->found) continue;
         if (t->by_tuple)
-            hit = (ep_eq(&t->a, &cs->client) && ep_eq(&t->b, &cs->server)) ||
-                  (ep_eq(&t->b, &cs->client) && ep_eq(&t->a, &cs->server));
+            hit = tsl_session_between(cs->s, &t->a, &t->b);
         else
             hit = t->stream == cs->stream;
         if (!hit) continue;
@@ -160,7 +154,7 @@ static int on_open(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int on_data(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_data(tsl_session *cs, const tcps_event *ev, void *user) {
     fw_state *st = (fw_state *)user;
     fw_target *t;
     for (t = (fw_target *)cs->user; t; t = t->next_same) {
@@ -175,7 +169,7 @@ static int on_data(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_gap(tsl_session *cs, const tcps_event *ev, void *user) {
     fw_state *st = (fw_state *)user;
     fw_target *t;
     for (t = (fw_target *)cs->user; t; t = t->next_same) {
@@ -209,7 +203,7 @@ static int on_gap(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int on_close(cli_session *cs, const tcps_event *ev, void *user) {
+static int on_close(tsl_session *cs, const tcps_event *ev, void *user) {
     fw_state *st = (fw_state *)user;
     fw_target *t;
     size_t i;
@@ -229,7 +223,7 @@ static void fw_node(const fw_target *t, int i, char *buf, size_t size) {
         snprintf(buf, size, ":0");
         return;
     }
-    cli_addr(&t->node[i], a, sizeof a);
+    tsl_addr_text(&t->node[i], a, sizeof a);
     snprintf(buf, size, t->node[i].ip_version == 6 ? "[%s]:%u" : "%s:%u", a, t->node[i].port);
 }
 
@@ -300,8 +294,8 @@ static void fw_print(FILE *f, const fw_req *q) {
     if (q->mode == FW_YAML) {
         char a[64] = "", b[64] = "";
         if (t->found) {
-            cli_addr(&t->node[0], a, sizeof a);
-            cli_addr(&t->node[1], b, sizeof b);
+            tsl_addr_text(&t->node[0], a, sizeof a);
+            tsl_addr_text(&t->node[1], b, sizeof b);
         }
         fprintf(f, "peers:\n  - peer: 0\n    host: %s\n    port: %u\n  - peer: 1\n    host: %s\n    port: %u\npackets:\n",
                 a, t->found ? t->node[0].port : 0, b, t->found ? t->node[1].port : 0);
@@ -416,56 +410,6 @@ static int fw_parse_mode(const char *s, size_t n) {
     return -1;
 }
 
-/* "1.2.3.4:80" or "[2001:db8::1]:80" */
-static int fw_parse_ep(const char *s, size_t n, tcps_endpoint *ep) {
-    char host[64];
-    const char *port;
-    size_t hl;
-    unsigned long v;
-    char *end;
-    memset(ep, 0, sizeof *ep);
-    if (n && s[0] == '[') {
-        const char *rb = (const char *)memchr(s, ']', n);
-        if (!rb || rb + 1 >= s + n || rb[1] != ':') return -1;
-        hl = (size_t)(rb - s - 1);
-        if (hl >= sizeof host) return -1;
-        memcpy(host, s + 1, hl);
-        host[hl] = 0;
-        if (inet_pton(AF_INET6, host, ep->addr) != 1) return -1;
-        ep->ip_version = 6;
-        port = rb + 2;
-    } else {
-        const char *colon = NULL;
-        size_t i;
-        for (i = 0; i < n; i++)
-            if (s[i] == ':') colon = s + i;
-        if (!colon) return -1;
-        hl = (size_t)(colon - s);
-        if (hl >= sizeof host) return -1;
-        memcpy(host, s, hl);
-        host[hl] = 0;
-        if (inet_pton(AF_INET, host, ep->addr) != 1) return -1;
-        ep->ip_version = 4;
-        port = colon + 1;
-    }
-    if (port >= s + n || *port < '0' || *port > '9') return -1;
-    errno = 0;
-    v = strtoul(port, &end, 10);
-    if (errno || end != s + n || v > 65535) return -1;
-    ep->port = (uint16_t)v;
-    return 0;
-}
-
-/* "A,B" of two endpoints; len is the length of the text to use */
-static int fw_parse_tuple(const char *s, size_t len, tcps_endpoint *a, tcps_endpoint *b) {
-    const char *comma = (const char *)memchr(s, ',', len);
-    if (!comma) return -1;
-    if (fw_parse_ep(s, (size_t)(comma - s), a) || fw_parse_ep(comma + 1, len - (size_t)(comma + 1 - s), b))
-        return -1;
-    if (a->ip_version != b->ip_version) return -1;
-    return 0;
-}
-
 static int fw_parse_uint(const char *s, size_t n, unsigned long max, unsigned long *out) {
     unsigned long v = 0;
     size_t i;
@@ -496,8 +440,8 @@ static int fw_parse_range(const char *s, size_t n, fw_req *q) {
 static void fw_tuple_filter(fw_req *q, const tcps_endpoint *a, const tcps_endpoint *b) {
     char sa[64], sb[64];
     const char *ip = a->ip_version == 6 ? "ipv6" : "ip";
-    cli_addr(a, sa, sizeof sa);
-    cli_addr(b, sb, sizeof sb);
+    tsl_addr_text(a, sa, sizeof sa);
+    tsl_addr_text(b, sb, sizeof sb);
     snprintf(q->filter, sizeof q->filter,
              "((%s.src eq %s and tcp.srcport eq %u) and (%s.dst eq %s and tcp.dstport eq %u)) or "
              "((%s.src eq %s and tcp.srcport eq %u) and (%s.dst eq %s and tcp.dstport eq %u))",
@@ -514,7 +458,9 @@ static fw_target *fw_target_for(fw_state *st, int by_tuple, uint64_t stream, con
         t = st->tg[i];
         if (t->by_tuple != by_tuple) continue;
         if (!by_tuple && t->stream == stream) return t;
-        if (by_tuple && ((ep_eq(&t->a, a) && ep_eq(&t->b, b)) || (ep_eq(&t->a, b) && ep_eq(&t->b, a)))) return t;
+        if (by_tuple && ((tsl_endpoint_eq(&t->a, a) && tsl_endpoint_eq(&t->b, b)) ||
+                         (tsl_endpoint_eq(&t->a, b) && tsl_endpoint_eq(&t->b, a))))
+            return t;
     }
     t = (fw_target *)calloc(1, sizeof *t);
     nv = (fw_target **)realloc(st->tg, (st->ntg + 1) * sizeof *nv);
@@ -545,7 +491,6 @@ static fw_req *fw_new_req(fw_state *st) {
 /* A stream index or a pair of endpoints, then an optional range. */
 static int fw_add_req(fw_state *st, int mode, const char *spec, int allow_range) {
     fw_req *q;
-    tcps_endpoint a, b;
     size_t len = strlen(spec), speclen = len;
     const char *comma;
     int tuple = strchr(spec, ':') != NULL;
@@ -564,9 +509,10 @@ static int fw_add_req(fw_state *st, int mode, const char *spec, int allow_range)
     q->mode = mode;
     if (comma && fw_parse_range(comma + 1, len - speclen - 1, q)) return -1;
     if (tuple) {
-        if (fw_parse_tuple(spec, speclen, &a, &b)) return -1;
-        fw_tuple_filter(q, &a, &b);
-        q->t = fw_target_for(st, 1, 0, &a, &b);
+        tcps_endpoint ab[2];
+        if (tsl_endpoint_pair_parse(spec, speclen, ab)) return -1;
+        fw_tuple_filter(q, &ab[0], &ab[1]);
+        q->t = fw_target_for(st, 1, 0, &ab[0], &ab[1]);
     } else {
         if (fw_parse_uint(spec, speclen, 0x7fffffffUL, &n)) return -1;
         snprintf(q->filter, sizeof q->filter, "tcp.stream eq %lu", n);
@@ -606,7 +552,7 @@ int cmd_follow(int argc, char **argv) {
     size_t nz = 0, nse = 0, k;
     int i, rc = CLI_OK, mode = FW_ASCII;
     cli_input in;
-    cli_hooks hooks;
+    tsl_hooks hooks;
 
     memset(&st, 0, sizeof st);
     zs = (const char **)calloc((size_t)argc + 1, sizeof *zs);
@@ -730,8 +676,7 @@ int cmd_follow(int argc, char **argv) {
     hooks.gap = on_gap;
     hooks.close = on_close;
     hooks.user = &st;
-    hooks.no_hash = 1;
-    rc = cli_run(&in, NULL, &hooks, NULL, NULL);
+    rc = cli_run(&in, NULL, 0, &hooks, NULL, NULL);
     cli_close(&in);
     if (rc == FW_STOP) rc = CLI_OK;
     if (st.oom) {

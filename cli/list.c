@@ -4,83 +4,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct row {
-    uint64_t stream, packets;
-    tcps_endpoint client, server;
-    uint64_t bytes[2], missing[2];
-    char sha[2][65];
-    tcps_time first, last;
-    int end;
-} row;
-
 typedef struct list_state {
-    row *v;
+    tsl_row *v;
     size_t n, cap;
     int oom;
 } list_state;
 
-static int keep_row(cli_session *cs, const tcps_event *ev, void *user) {
+static int keep_row(tsl_session *ss, const tcps_event *ev, void *user) {
     list_state *ls = (list_state *)user;
-    row *r;
-    int i;
     (void)ev;
     if (ls->n == ls->cap) {
         size_t nc = ls->cap ? ls->cap * 2 : 256;
-        row *nv = (row *)realloc(ls->v, nc * sizeof *nv);
+        tsl_row *nv = (tsl_row *)realloc(ls->v, nc * sizeof *nv);
         if (!nv) return ls->oom = CLI_INTERNAL;
         ls->v = nv, ls->cap = nc;
     }
-    r = &ls->v[ls->n++];
-    r->stream = cs->stream;
-    r->packets = cs->s->packets;
-    r->client = cs->client;
-    r->server = cs->server;
-    for (i = 0; i < 2; i++) {
-        r->bytes[i] = cs->dir[i].bytes;
-        r->missing[i] = cs->dir[i].missing;
-        memcpy(r->sha[i], cs->dir[i].sha256, 65);
-    }
-    r->first = cs->s->first_ts;
-    r->last = cs->s->last_ts;
-    r->end = cs->end;
+    tsl_session_row(ss, &ls->v[ls->n++]);
     return 0;
 }
 
 static int by_stream(const void *a, const void *b) {
-    const row *x = (const row *)a, *y = (const row *)b;
+    const tsl_row *x = (const tsl_row *)a, *y = (const tsl_row *)b;
     return x->stream < y->stream ? -1 : x->stream > y->stream;
 }
 
-static void print_json(const char *capture, const row *r) {
-    char c[64], s[64], t0[40], t1[40];
-    cli_addr(&r->client, c, sizeof c);
-    cli_addr(&r->server, s, sizeof s);
-    cli_time(r->first, t0, sizeof t0);
-    cli_time(r->last, t1, sizeof t1);
-    printf("{\"stream\":%llu,\"client_ip\":\"%s\",\"client_port\":%u,\"server_ip\":\"%s\",\"server_port\":%u,"
-           "\"c2s_bytes\":%llu,\"s2c_bytes\":%llu,\"c2s_missing\":%llu,\"s2c_missing\":%llu,"
-           "\"c2s_sha256\":\"%s\",\"s2c_sha256\":\"%s\",\"packets\":%llu,\"first_ts\":%s,\"last_ts\":%s,"
-           "\"end\":\"%s\",\"capture\":",
-           (unsigned long long)r->stream, c, r->client.port, s, r->server.port,
-           (unsigned long long)r->bytes[0], (unsigned long long)r->bytes[1],
-           (unsigned long long)r->missing[0], (unsigned long long)r->missing[1], r->sha[0], r->sha[1],
-           (unsigned long long)r->packets, t0, t1, cli_end_name(r->end));
-    cli_json_str(stdout, capture, strlen(capture));
-    fputs("}\n", stdout);
-}
-
-static void print_row(const row *r) {
-    char c[64], s[64], ce[80], se[80], t0[40], t1[40];
-    cli_addr(&r->client, c, sizeof c);
-    cli_addr(&r->server, s, sizeof s);
-    snprintf(ce, sizeof ce, r->client.ip_version == 6 ? "[%s]:%u" : "%s:%u", c, r->client.port);
-    snprintf(se, sizeof se, r->server.ip_version == 6 ? "[%s]:%u" : "%s:%u", s, r->server.port);
-    cli_time(r->first, t0, sizeof t0);
-    cli_time(r->last, t1, sizeof t1);
+static void print_row(const tsl_row *r) {
+    char ce[TSL_ENDPOINT_MAX], se[TSL_ENDPOINT_MAX], t0[40], t1[40];
+    tsl_endpoint_text(&r->client, ce, sizeof ce);
+    tsl_endpoint_text(&r->server, se, sizeof se);
+    tsl_time_text(r->first, t0, sizeof t0);
+    tsl_time_text(r->last, t1, sizeof t1);
     printf("%6llu  %-22s %-22s %12llu %12llu %8llu %8llu %8llu  %s  %s  %s\n", (unsigned long long)r->stream, ce,
            se, (unsigned long long)r->bytes[0], (unsigned long long)r->bytes[1],
            (unsigned long long)r->missing[0], (unsigned long long)r->missing[1],
-           (unsigned long long)r->packets, t0, t1, cli_end_name(r->end));
+           (unsigned long long)r->packets, t0, t1, tcps_end_name(r->end));
 }
 
 static void print_stats(const cli_input *in, const tcps_stats *st, double secs) {
@@ -154,7 +111,7 @@ int cmd_list(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         cli_input in;
         list_state ls;
-        cli_hooks hooks;
+        tsl_hooks hooks;
         tcps_stats st;
         tcps_decode_stats dst;
         double t0;
@@ -171,10 +128,10 @@ int cmd_list(int argc, char **argv) {
         hooks.close = keep_row;
         hooks.user = &ls;
         t0 = cli_now();
-        rc = cli_run(&in, &cfg, &hooks, &st, &dst);
+        rc = cli_run(&in, &cfg, json ? TSL_HASH : 0, &hooks, &st, &dst); /* the table shows no hash */
         if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_stream);
         if (!json && ncap > 1) printf("# %s\n", argv[i]);
-        for (k = 0; k < ls.n; k++) json ? print_json(argv[i], &ls.v[k]) : print_row(&ls.v[k]);
+        for (k = 0; k < ls.n; k++) json ? tsl_row_json(stdout, &ls.v[k], argv[i]) : print_row(&ls.v[k]);
         if (stats) print_stats(&in, &st, cli_now() - t0);
         free(ls.v);
         cli_close(&in);

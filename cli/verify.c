@@ -138,7 +138,7 @@ static void rm_tree(const char *path) {
 /* "ip:port" or "[ip6]:port", as tshark's follow header writes endpoints */
 static void ep_text(const tcps_endpoint *e, char *buf, size_t size) {
     char a[64];
-    cli_addr(e, a, sizeof a);
+    tsl_addr_text(e, a, sizeof a);
     snprintf(buf, size, e->ip_version == 6 ? "[%s]:%u" : "%s:%u", a, e->port);
 }
 
@@ -275,19 +275,17 @@ static int64_t gap_marker(const uint8_t *b, size_t n) {
 typedef struct tparse {
     tstream *cur;
     FILE *f[2];
-    sha256_ctx sha[2];
+    tsl_hash *sha[2]; /* restarted by each tparse_end */
 } tparse;
 
 static void tparse_end(peer *p, tparse *tp) {
     int k;
-    uint8_t dg[32];
     (void)p;
     if (!tp->cur) return;
     for (k = 0; k < 2; k++) {
         if (tp->f[k]) fclose(tp->f[k]);
         tp->f[k] = NULL;
-        sha256_final(&tp->sha[k], dg);
-        sha256_hex(dg, tp->cur->d[k].sha);
+        tsl_hash_hex(tp->sha[k], tp->cur->d[k].sha);
     }
     tp->cur = NULL;
 }
@@ -304,7 +302,10 @@ static int tshark_parse(peer *p, const char *path) {
     int ret = 0;
     if (!f) return -1;
     memset(&tp, 0, sizeof tp);
-    while ((len = getline(&line, &cap, f)) >= 0) {
+    tp.sha[0] = tsl_hash_new(TSL_SHA256);
+    tp.sha[1] = tsl_hash_new(TSL_SHA256);
+    if (!tp.sha[0] || !tp.sha[1]) ret = -1;
+    while (!ret && (len = getline(&line, &cap, f)) >= 0) {
         char *s = line;
         int node = 0;
         size_t n, i;
@@ -318,11 +319,7 @@ static int tshark_parse(peer *p, const char *path) {
         if (sscanf(s, "Filter: tcp.stream eq %lld", &id) == 1) {
             tparse_end(p, &tp);
             tp.cur = ts_find(p, id);
-            if (tp.cur) {
-                tp.cur->seen = 1;
-                sha256_init(&tp.sha[0]);
-                sha256_init(&tp.sha[1]);
-            }
+            if (tp.cur) tp.cur->seen = 1;
             continue;
         }
         if (!tp.cur) continue;
@@ -368,12 +365,14 @@ static int tshark_parse(peer *p, const char *path) {
                 ret = -1;
                 break;
             }
-            sha256_update(&tp.sha[node], buf, n);
+            tsl_hash_update(tp.sha[node], buf, n);
             d->size += n;
             d->chunks++;
         }
     }
-    tparse_end(p, &tp);
+    if (tp.sha[0] && tp.sha[1]) tparse_end(p, &tp);
+    tsl_hash_free(tp.sha[0]);
+    tsl_hash_free(tp.sha[1]);
     free(line);
     free(buf);
     fclose(f);
@@ -779,7 +778,7 @@ static int sender_is(const tcps_endpoint *e, const tfile *t) {
 
 /* tcpflow's file for direction dir of a session: same addresses and ports
    that way, not taken yet, first packet within the session's time. */
-static tfile *tf_match(vstate *vs, cli_session *cs, int dir, int64_t upto_us) {
+static tfile *tf_match(vstate *vs, tsl_session *cs, int dir, int64_t upto_us) {
     const tcps_endpoint *src = dir == TCPS_C2S ? &cs->client : &cs->server;
     const tcps_endpoint *dst = dir == TCPS_C2S ? &cs->server : &cs->client;
     int64_t from = cs->s->first_ts.sec * 1000000 + cs->s->first_ts.nsec / 1000 - 1;
@@ -807,7 +806,7 @@ static void vd_set_tf(vdir *d, tfile *t) {
     }
 }
 
-static int v_open(cli_session *cs, const tcps_event *ev, void *user) {
+static int v_open(tsl_session *cs, const tcps_event *ev, void *user) {
     vstate *vs = (vstate *)user;
     vsess *v = (vsess *)calloc(1, sizeof *v);
     int k;
@@ -860,7 +859,7 @@ static int v_open(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int v_data(cli_session *cs, const tcps_event *ev, void *user) {
+static int v_data(tsl_session *cs, const tcps_event *ev, void *user) {
     vstate *vs = (vstate *)user;
     vsess *v = (vsess *)cs->user;
     vdir *d = &v->d[ev->dir];
@@ -876,7 +875,7 @@ static int v_data(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static int v_gap(cli_session *cs, const tcps_event *ev, void *user) {
+static int v_gap(tsl_session *cs, const tcps_event *ev, void *user) {
     vstate *vs = (vstate *)user;
     vsess *v = (vsess *)cs->user;
     vdir *d = &v->d[ev->dir];
@@ -905,7 +904,7 @@ static int v_gap(cli_session *cs, const tcps_event *ev, void *user) {
     return 0;
 }
 
-static void fill_row_common(vrow *w, cli_session *cs, int dir) {
+static void fill_row_common(vrow *w, tsl_session *cs, int dir) {
     const tcps_endpoint *src = dir == TCPS_C2S ? &cs->client : &cs->server;
     const tcps_endpoint *dst = dir == TCPS_C2S ? &cs->server : &cs->client;
     w->stream = (int64_t)cs->stream;
@@ -917,7 +916,7 @@ static void fill_row_common(vrow *w, cli_session *cs, int dir) {
     memcpy(w->ours_sha, cs->dir[dir].sha256, 65);
 }
 
-static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) {
+static void judge_tshark(vstate *vs, tsl_session *cs, vsess *v, int k, vrow *w) {
     vdir *d = &v->d[k];
     uint64_t ours = cs->dir[k].bytes;
     tstream *t = v->ts;
@@ -931,13 +930,7 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
     w->peer = (int64_t)pd->size;
     w->peer_missing = (int64_t)pd->missing;
     memcpy(w->peer_sha, pd->size ? pd->sha : cs->dir[k].sha256, 65);
-    if (!pd->size) { /* sha of nothing */
-        sha256_ctx h;
-        uint8_t dg[32];
-        sha256_init(&h);
-        sha256_final(&h, dg);
-        sha256_hex(dg, w->peer_sha);
-    }
+    if (!pd->size) tsl_digest_hex(TSL_SHA256, "", 0, w->peer_sha); /* sha of nothing */
     if (v->endpoint_mismatch && (!t->node[0][0] || !strcmp(t->node[0], ":0")) && !pd->size &&
         !cs->dir[k].bytes) {
         w->status = ST_KNOWN;
@@ -998,7 +991,7 @@ static void judge_tshark(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) 
    session's time, not matched: tcpflow split the connection (it starts a
    new file, cN, when segments follow a FIN or jump far in sequence). They
    are folded into this row. */
-static int tf_split(vstate *vs, cli_session *cs, int dir, uint64_t *bytes, uint64_t *largest) {
+static int tf_split(vstate *vs, tsl_session *cs, int dir, uint64_t *bytes, uint64_t *largest) {
     int n = 0;
     tfile *t;
     *bytes = *largest = 0;
@@ -1011,7 +1004,7 @@ static int tf_split(vstate *vs, cli_session *cs, int dir, uint64_t *bytes, uint6
     return n;
 }
 
-static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w) {
+static void judge_tcpflow(vstate *vs, tsl_session *cs, vsess *v, int k, vrow *w) {
     vdir *d = &v->d[k];
     uint64_t ours = cs->dir[k].bytes, extra, split_bytes, split_max;
     const tcps_dir_stats *ds = &cs->s->dir[k];
@@ -1106,7 +1099,7 @@ static void judge_tcpflow(vstate *vs, cli_session *cs, vsess *v, int k, vrow *w)
     (void)ours;
 }
 
-static int v_close(cli_session *cs, const tcps_event *ev, void *user) {
+static int v_close(tsl_session *cs, const tcps_event *ev, void *user) {
     vstate *vs = (vstate *)user;
     vsess *v = (vsess *)cs->user;
     int k;
@@ -1206,16 +1199,16 @@ static void print_rows(const char *capture, const char *peer_name, rows *r, int 
         vrow *w = &r->v[i];
         if (json) {
             printf("{\"capture\":");
-            cli_json_str(stdout, capture, strlen(capture));
+            tsl_json_str(stdout, capture, strlen(capture));
             printf(",\"peer\":\"%s\",\"stream\":%lld,\"dir\":\"%s\",\"src\":", peer_name, (long long)w->stream, w->dir);
-            cli_json_str(stdout, w->src, strlen(w->src));
+            tsl_json_str(stdout, w->src, strlen(w->src));
             printf(",\"dst\":");
-            cli_json_str(stdout, w->dst, strlen(w->dst));
+            tsl_json_str(stdout, w->dst, strlen(w->dst));
             printf(",\"ours_bytes\":%lld,\"peer_bytes\":%lld,\"ours_missing\":%lld,\"peer_missing\":%lld,"
                    "\"ours_sha256\":\"%s\",\"peer_sha256\":\"%s\",\"status\":\"%s\",\"reason\":",
                    (long long)w->ours, (long long)w->peer, (long long)w->ours_missing, (long long)w->peer_missing,
                    w->ours_sha, w->peer_sha, status_name(w->status));
-            cli_json_str(stdout, w->reason ? w->reason : "", w->reason ? strlen(w->reason) : 0);
+            tsl_json_str(stdout, w->reason ? w->reason : "", w->reason ? strlen(w->reason) : 0);
             printf("}\n");
         } else {
             char s[24], o[24], p[24];
@@ -1363,7 +1356,7 @@ int cmd_verify(int argc, char **argv) {
         rows r;
         vstate vs;
         cli_input in;
-        cli_hooks hooks;
+        tsl_hooks hooks;
         char *tmpl, *copy = NULL;
         int rc;
         size_t k;
@@ -1420,7 +1413,7 @@ int cmd_verify(int argc, char **argv) {
             hooks.gap = v_gap;
             hooks.close = v_close;
             hooks.user = &vs;
-            rc = cli_run(&in, &cfg, &hooks, NULL, NULL);
+            rc = cli_run(&in, &cfg, TSL_HASH, &hooks, NULL, NULL);
             cli_close(&in);
             if (rc == CLI_INPUT && ret == CLI_OK) ret = CLI_INPUT;
             else if (rc && rc != CLI_INPUT) ret = rc;

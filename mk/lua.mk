@@ -8,7 +8,7 @@
 LUA_MOD      := $(BUILD)/lua/tcpsession.so
 LUA_SAN_MOD  := $(BUILD)/lua-san/tcpsession.so
 LUA_SAN_CC   ?= gcc
-LUA_MOD_DEPS := bindings/lua/tcpsession_lua.c tcpsession.h lib/sha256.h
+LUA_MOD_DEPS := bindings/lua/tcpsession_lua.c tcpsession.h lib/tsl.h
 LUA_CMOD_DIR ?= $(PREFIX)/lib/lua/5.4
 HAVE_LUA     := $(shell test -f $(LUA_INC)/lua.h && echo 1)
 LUA_TEST_DEPS := $(LUA_MOD) $(LUA_SAN_MOD) $(BUILD)/lua/gen_sessions
@@ -16,13 +16,15 @@ LUA_TEST_DEPS := $(LUA_MOD) $(LUA_SAN_MOD) $(BUILD)/lua/gen_sessions
 lua: $(LUA_MOD)
 lua-san: $(LUA_SAN_MOD)
 
-$(LUA_MOD): $(LUA_MOD_DEPS)
+$(LUA_MOD): $(LUA_MOD_DEPS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared -I. -Icli -Ilib -I$(LUA_INC) -o $@ $< $(LUA_LIB) $(LDFLAGS)
+	$(CC) $(STD) $(WARN) $(CFLAGS) -fPIC -shared -I. -Ilib -I$(LUA_INC) -o $@ $< $(LIB_A) $(LIB_LIBS) \
+	  $(LUA_LIB) $(LDFLAGS)
 
-$(LUA_SAN_MOD): $(LUA_MOD_DEPS)
+$(LUA_SAN_MOD): $(LUA_MOD_DEPS) $(LIB_GSAN_A)
 	@mkdir -p $(dir $@)
-	$(LUA_SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -fPIC -shared -I. -Icli -Ilib -I$(LUA_INC) -o $@ $< $(LUA_LIB)
+	$(LUA_SAN_CC) $(STD) $(WARN) $(SAN_FLAGS) -fPIC -shared -I. -Ilib -I$(LUA_INC) -o $@ $< $(LIB_GSAN_A) \
+	  $(LIB_LIBS) $(LUA_LIB)
 
 $(BUILD)/lua/gen_sessions: tests/bench/gen_sessions.c
 	@mkdir -p $(dir $@)

@@ -8,17 +8,11 @@ PY_TAG    := $(shell $(PYTHON) -c 'import sys,platform;print(sys.implementation.
 PY_DIR    := $(BUILD)/python/$(PY_TAG)
 PY_INC    := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
 PY_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
-PY_CLI    := cli/extract.c cli/input.c lib/http_js.c lib/tarball.c
+PY_CLI    := cli/extract.c cli/input.c
 PY_PKG    := $(wildcard bindings/python/tcpsession/*.py bindings/python/tcpsession/*.pyi) bindings/python/tcpsession/py.typed
 PY_EXT    := $(PY_DIR)/tcpsession/_core$(PY_SUFFIX)
 PY_CFLAGS := -O2 -g -fPIC -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
              -Wno-missing-field-initializers -Wno-cast-function-type
-# sha256 with OpenSSL's code (as Python's hashlib) where libssl-dev is installed
-PY_OPENSSL := $(shell printf '\043include <openssl/sha.h>\n' | $(CC) -E -x c - >/dev/null 2>&1 && echo 1)
-ifeq ($(PY_OPENSSL),1)
-PY_CFLAGS += -DPX_OPENSSL
-PY_LIBS   := -lcrypto
-endif
 
 python: $(PY_EXT) $(addprefix $(PY_DIR)/tcpsession/,$(notdir $(PY_PKG)))
 
@@ -27,9 +21,9 @@ $(PY_DIR)/tcpsession_wrap.c: bindings/python/tcpsession.i bindings/python/engine
 	@mkdir -p $(PY_DIR)/tcpsession
 	$(SWIG) -python -I. -Icli -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/python/tcpsession.i
 
-$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(CLI_HDRS) tcpsession.h
-	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Icli -Ilib -Ibindings/python -o $@ \
-	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) -lz $(PY_LIBS) $(LDFLAGS)
+$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(LIB_A) tcpsession.h lib/tsl.h cli/cli.h
+	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Icli -Ilib -Ibindings/python $(LIB_CFLAGS) -o $@ \
+	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(LIB_A) $(LIB_LIBS) $(LDFLAGS)
 
 $(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
 	cp $< $@

@@ -7,15 +7,15 @@
    does a listed one that no longer happens. Skipped when the corpus is absent. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "sha256.h"
+#include "tsl.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct cs_dir {
-    sha256_ctx h;
-    sha256_ctx h_pre;     /* the bytes before the first gap of a close */
+    tsl_hash *h;
+    tsl_hash *h_pre;      /* the bytes before the first gap of a close */
     uint64_t bytes_pre;
     int closed_gap;
     uint64_t bytes;
@@ -40,13 +40,6 @@ typedef struct cs_run {
     size_t n, cap;
 } cs_run;
 
-static void ep_text(const tcps_endpoint *e, char *out, size_t size) {
-    char a[48];
-    tcps_addr_to_string(e->addr, e->ip_version, a, sizeof a);
-    if (e->ip_version == 6) snprintf(out, size, "[%s]:%u", a, e->port);
-    else snprintf(out, size, "%s:%u", a, e->port);
-}
-
 static cs_sess *cs_of(const tcps_event *ev, cs_run *r) {
     return &r->v[(uintptr_t)ev->session->user - 1];
 }
@@ -63,12 +56,13 @@ static int cs_open(const tcps_event *ev, void *user) {
     memset(s, 0, sizeof *s);
     s->stream = ss->stream;
     s->first_dir = ss->first_dir;
-    ep_text(ss->first_dir == TCPS_C2S ? &ss->client : &ss->server, s->node0, sizeof s->node0);
-    ep_text(ss->first_dir == TCPS_C2S ? &ss->server : &ss->client, s->node1, sizeof s->node1);
-    sha256_init(&s->d[0].h);
-    sha256_init(&s->d[1].h);
-    sha256_init(&s->d[0].h_pre);
-    sha256_init(&s->d[1].h_pre);
+    tsl_endpoint_text(ss->first_dir == TCPS_C2S ? &ss->client : &ss->server, s->node0, sizeof s->node0);
+    tsl_endpoint_text(ss->first_dir == TCPS_C2S ? &ss->server : &ss->client, s->node1, sizeof s->node1);
+    for (int i = 0; i < 2; i++) {
+        s->d[i].h = tsl_hash_new(TSL_SHA256);
+        s->d[i].h_pre = tsl_hash_new(TSL_SHA256);
+        cr_assert(s->d[i].h && s->d[i].h_pre);
+    }
     ev->session->user = (void *)(uintptr_t)r->n;
     return 0;
 }
@@ -76,10 +70,10 @@ static int cs_open(const tcps_event *ev, void *user) {
 static int cs_data(const tcps_event *ev, void *user) {
     cs_sess *s = cs_of(ev, (cs_run *)user);
     cs_dir *d = &s->d[ev->dir];
-    sha256_update(&d->h, ev->data.ptr, ev->data.len);
+    tsl_hash_update(d->h, ev->data.ptr, ev->data.len);
     d->bytes += ev->data.len;
     if (!d->closed_gap) {
-        sha256_update(&d->h_pre, ev->data.ptr, ev->data.len);
+        tsl_hash_update(d->h_pre, ev->data.ptr, ev->data.len);
         d->bytes_pre += ev->data.len;
     }
     d->missing_mid += d->pending_gap;
@@ -99,14 +93,14 @@ static int cs_gap(const tcps_event *ev, void *user) {
 
 static int cs_close(const tcps_event *ev, void *user) {
     cs_sess *s = cs_of(ev, (cs_run *)user);
-    uint8_t dg[32];
     int i;
     s->end = ev->reason;
     for (i = 0; i < 2; i++) {
-        sha256_final(&s->d[i].h, dg);
-        sha256_hex(dg, s->sha[i]);
-        sha256_final(&s->d[i].h_pre, dg);
-        sha256_hex(dg, s->sha_pre[i]);
+        tsl_hash_hex(s->d[i].h, s->sha[i]);
+        tsl_hash_hex(s->d[i].h_pre, s->sha_pre[i]);
+        tsl_hash_free(s->d[i].h);
+        tsl_hash_free(s->d[i].h_pre);
+        s->d[i].h = s->d[i].h_pre = NULL;
     }
     return 0;
 }

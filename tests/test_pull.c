@@ -4,7 +4,7 @@
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "capwriter.h"
-#include "sha256.h"
+#include "tsl.h"
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +20,7 @@ static void logf_(evlog *l, const tcps_event *ev) {
     char line[256];
     int n;
     char hex[65] = "-";
-    if (ev->type == TCPS_EV_DATA) {
-        sha256_ctx h;
-        uint8_t d[32];
-        sha256_init(&h);
-        sha256_update(&h, ev->data.ptr, ev->data.len);
-        sha256_final(&h, d);
-        sha256_hex(d, hex);
-    }
+    if (ev->type == TCPS_EV_DATA) tsl_digest_hex(TSL_SHA256, ev->data.ptr, ev->data.len, hex);
     n = snprintf(line, sizeof line, "%d s%llu d%d o%llu l%llu r%d f%llu df%llu %s\n", ev->type,
                  (unsigned long long)ev->session->stream, ev->dir, (unsigned long long)ev->offset,
                  (unsigned long long)ev->length, ev->reason, (unsigned long long)ev->frame,

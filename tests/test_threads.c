@@ -4,7 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "sha256.h"
+#include "tsl.h"
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 typedef struct job {
     const char *path;
     int rounds;
-    sha256_ctx h;
+    tsl_hash *h;
     char digest[65];
     unsigned long long bytes, events;
     int rc;
@@ -27,9 +27,9 @@ static int on_event(const tcps_event *ev, void *user) {
     hdr[1] = ev->session->stream;
     hdr[2] = ev->offset;
     hdr[3] = ev->length;
-    sha256_update(&j->h, hdr, sizeof hdr);
+    tsl_hash_update(j->h, hdr, sizeof hdr);
     if (ev->type == TCPS_EV_DATA) {
-        sha256_update(&j->h, ev->data.ptr, ev->data.len);
+        tsl_hash_update(j->h, ev->data.ptr, ev->data.len);
         j->bytes += ev->data.len;
     }
     j->events++;
@@ -38,9 +38,11 @@ static int on_event(const tcps_event *ev, void *user) {
 
 static void *run(void *arg) {
     job *j = (job *)arg;
-    uint8_t d[32];
     int k;
-    sha256_init(&j->h);
+    if (!(j->h = tsl_hash_new(TSL_SHA256))) {
+        j->rc = TCPS_E_NOMEM;
+        return NULL;
+    }
     for (k = 0; k < j->rounds; k++) {
         tcps_reader *r;
         tcps_ctx *c;
@@ -55,8 +57,8 @@ static void *run(void *arg) {
         tcps_reader_close(r);
         if (j->rc != TCPS_OK) return NULL;
     }
-    sha256_final(&j->h, d);
-    sha256_hex(d, j->digest);
+    tsl_hash_hex(j->h, j->digest);
+    tsl_hash_free(j->h);
     return NULL;
 }
 

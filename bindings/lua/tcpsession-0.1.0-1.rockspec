@@ -1,8 +1,9 @@
 -- Build from a checkout of the repository, at its top:
 --     luarocks make bindings/lua/tcpsession-0.1.0-1.rockspec
 -- (add --local for ~/.luarocks). The module is compiled from
--- bindings/lua/tcpsession_lua.c with the repository's tcpsession.h and
--- examples/cli/sha256.h; nothing else is needed but Lua 5.4's headers.
+-- bindings/lua/tcpsession_lua.c with the repository's tcpsession.h and the
+-- shared layer's sources in lib/; it needs Lua 5.4's headers and libcrypto
+-- (Debian: liblua5.4-dev libssl-dev).
 rockspec_format = "3.0"
 package = "tcpsession"
 version = "0.1.0-1"
@@ -28,8 +29,10 @@ build = {
     type = "builtin",
     modules = {
         tcpsession = {
-            sources = { "bindings/lua/tcpsession_lua.c" },
-            incdirs = { ".", "examples/cli" },
+            sources = { "bindings/lua/tcpsession_lua.c", "lib/text.c", "lib/digest.c", "lib/collect.c" },
+            defines = { "_POSIX_C_SOURCE=200809L" },
+            incdirs = { ".", "lib" },
+            libraries = { "crypto" },
         },
     },
     copy_directories = {},

@@ -27,7 +27,7 @@
    loop over many sessions stays flat. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "sha256.h"
+#include "tsl.h" /* the shared layer: names, endpoint text, digests */
 
 #include <errno.h>
 #include <stdio.h>
@@ -534,45 +534,26 @@ static void lt_push_session(lua_State *L, lt_sess *s) {
 static const char *lt_dir_name(int d) { return d ? "s2c" : "c2s"; }
 
 static const char *lt_end_name(int end) {
-    switch (end) {
-    case TCPS_END_FIN: return "fin";
-    case TCPS_END_RST: return "rst";
-    case TCPS_END_TIMEOUT: return "timeout";
-    case TCPS_END_EOF: return "eof";
-    case TCPS_END_EVICTED: return "evicted";
-    case TCPS_END_REUSED: return "reused";
-    default: return "open";
-    }
+    const char *n = tcps_end_name(end);
+    return n ? n : "open";
 }
 
 static const char *lt_gap_name(int r) {
-    switch (r) {
-    case TCPS_GAP_ACKED: return "acked";
-    case TCPS_GAP_CLOSE: return "close";
-    case TCPS_GAP_LIMIT: return "limit";
-    case TCPS_GAP_TRUNCATED: return "truncated";
-    default: return "unknown";
-    }
+    const char *n = tcps_gap_name(r);
+    return n ? n : "unknown";
 }
 
 static void lt_push_time(lua_State *L, tcps_time t) { lua_pushnumber(L, (lua_Number)t.sec + t.nsec / 1e9); }
 
 static void lt_push_addr(lua_State *L, const tcps_endpoint *e, int with_port) {
-    char a[64];
-    tcps_addr_to_string(e->addr, e->ip_version, a, sizeof a);
-    if (!with_port) lua_pushstring(L, a);
-    else if (e->ip_version == 6) lua_pushfstring(L, "[%s]:%d", a, (int)e->port);
-    else lua_pushfstring(L, "%s:%d", a, (int)e->port);
+    char a[TSL_ENDPOINT_MAX];
+    lua_pushstring(L, with_port ? tsl_endpoint_text(e, a, sizeof a) : tsl_addr_text(e, a, sizeof a));
 }
 
 static void lt_push_sha(lua_State *L, const lt_sess *s, int d) {
-    sha256_ctx h;
-    uint8_t dg[32];
-    char hex[65];
-    sha256_init(&h);
-    if (s->len[d]) sha256_update(&h, s->buf[d], s->len[d]);
-    sha256_final(&h, dg);
-    sha256_hex(dg, hex);
+    char hex[TSL_HEX_MAX];
+    if (tsl_digest_hex(TSL_SHA256, s->len[d] ? s->buf[d] : (const uint8_t *)"", s->len[d], hex))
+        luaL_error(L, "tcpsession: out of memory");
     lua_pushstring(L, hex);
 }
 

@@ -19,26 +19,8 @@
 #include <stddef.h>
 #include <string.h>
 #include "tcpsession.h"
-#include "cli.h" /* the command's extract, and sha256.h */
-
-/* The sha256 of each direction: OpenSSL's (SHA-NI or AVX2 code where the
-   processor has them, the same code Python's hashlib runs) when the build
-   found its header (PX_OPENSSL), else the command's portable sha256.h. */
-#ifdef PX_OPENSSL
-#define OPENSSL_SUPPRESS_DEPRECATED /* SHA256_*: no allocation per context */
-#include <openssl/sha.h>
-typedef SHA256_CTX px_sha;
-#define px_sha_init(c) SHA256_Init(c)
-#define px_sha_update(c, p, n) SHA256_Update((c), (p), (n))
-#define px_sha_final(c, d) SHA256_Final((d), (c))
-#define PX_SHA_IMPL "openssl"
-#else
-typedef sha256_ctx px_sha;
-#define px_sha_init(c) sha256_init(c)
-#define px_sha_update(c, p, n) sha256_update((c), (p), (n))
-#define px_sha_final(c, d) sha256_final((c), (d))
-#define PX_SHA_IMPL "builtin"
-#endif
+#include "cli.h" /* the command's extract */
+#include "tsl.h" /* the shared layer: digests, the list row */
 
 #define PX_DATA 0x1   /* keep each direction's delivered bytes */
 #define PX_CHUNKS 0x2 /* keep the list of chunks and gaps */
@@ -79,7 +61,7 @@ typedef struct px_sess {
     size_t nch, cch;
     px_gap *gp;
     size_t ngp, cgp;
-    px_sha sha[2];
+    tsl_hash *sha[2];         /* with PX_SHA, while open */
     char sha_hex[2][65];
     unsigned opts;
     int closed, oom;
@@ -161,6 +143,8 @@ static void px_sess_free(px_sess *s) {
     px_free_blocks(s);
     free(s->ch);
     free(s->gp);
+    tsl_hash_free(s->sha[0]); /* sessions freed while open */
+    tsl_hash_free(s->sha[1]);
     free(s);
 }
 
@@ -228,9 +212,11 @@ static int px_on_open(const tcps_event *ev, void *user) {
     s->opts = r->opts;
     s->snap = *ev->session;
     s->live = ev->session;
-    if (s->opts & PX_SHA) {
-        px_sha_init(&s->sha[0]);
-        px_sha_init(&s->sha[1]);
+    if ((s->opts & PX_SHA) && (!(s->sha[0] = tsl_hash_new(TSL_SHA256)) || !(s->sha[1] = tsl_hash_new(TSL_SHA256)))) {
+        tsl_hash_free(s->sha[0]);
+        free(s);
+        r->nomem = 1;
+        return 1;
     }
     s->next = r->live;
     if (r->live) r->live->prev = s;
@@ -277,7 +263,7 @@ static int px_on_data(const tcps_event *ev, void *user) {
             return 1;
         }
     }
-    if (s->opts & PX_SHA) px_sha_update(&s->sha[d], ev->data.ptr, n);
+    if (s->opts & PX_SHA) tsl_hash_update(s->sha[d], ev->data.ptr, n);
     s->delivered[d] += n;
     if (r->on_data) {
         PyGILState_STATE g = PyGILState_Ensure();
@@ -351,9 +337,9 @@ static int px_on_close(const tcps_event *ev, void *user) {
     ev->session->user = NULL;
     if (s->opts & PX_SHA)
         for (i = 0; i < 2; i++) {
-            uint8_t dg[32];
-            px_sha_final(&s->sha[i], dg);
-            sha256_hex(dg, s->sha_hex[i]);
+            tsl_hash_hex(s->sha[i], s->sha_hex[i]);
+            tsl_hash_free(s->sha[i]);
+            s->sha[i] = NULL;
         }
     px_unlink(r, s);
     if (r->on_close || s->pyobj) {
@@ -1011,42 +997,50 @@ PyObject *px_sess_sha256(PyObject *cap, int dir) {
     return PyUnicode_FromString(s->sha_hex[dir & 1]);
 }
 
-/* The session as `tcpsession list --json` prints it (one line, no newline);
-   capture_json: the capture's name already as a JSON string literal;
-   c2s_hex, s2c_hex: the hashes when the binding did not compute them (""
-   to use its own). */
-PyObject *px_sess_list_json(PyObject *cap, const char *capture_json, const char *c2s_hex, const char *s2c_hex) {
+/* The session as `tcpsession list --json` prints it (one line, no newline),
+   written by the shared layer; capture: the capture's name as bytes (None:
+   "capture":null); c2s_hex, s2c_hex: the hashes when the binding did not
+   compute them ("" to use its own). */
+PyObject *px_sess_list_json(PyObject *cap, PyObject *capture, const char *c2s_hex, const char *s2c_hex) {
     px_sess *s = px_sess_of(cap);
     const tcps_session *t;
-    char c[64], sv[64], line[1024];
-    static const char *const ends[] = {"open", "fin", "rst", "timeout", "eof", "evicted", "reused"};
-    int n, end;
+    tsl_row row;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    PyObject *out;
+    int i;
     if (!s) return NULL;
-    t = s->live ? s->live : &s->snap;
-    end = s->closed ? s->snap.end : t->end;
-    tcps_addr_to_string(t->client.addr, t->client.ip_version, c, sizeof c);
-    tcps_addr_to_string(t->server.addr, t->server.ip_version, sv, sizeof sv);
-    n = snprintf(line, sizeof line,
-                 "{\"stream\":%llu,\"client_ip\":\"%s\",\"client_port\":%u,\"server_ip\":\"%s\",\"server_port\":%u,"
-                 "\"c2s_bytes\":%llu,\"s2c_bytes\":%llu,\"c2s_missing\":%llu,\"s2c_missing\":%llu,"
-                 "\"c2s_sha256\":\"%s\",\"s2c_sha256\":\"%s\",\"packets\":%llu,\"first_ts\":%lld.%09u,"
-                 "\"last_ts\":%lld.%09u,\"end\":\"%s\",\"capture\":",
-                 (unsigned long long)t->stream, c, t->client.port, sv, t->server.port,
-                 (unsigned long long)t->dir[0].bytes, (unsigned long long)t->dir[1].bytes,
-                 (unsigned long long)t->dir[0].missing, (unsigned long long)t->dir[1].missing,
-                 *c2s_hex || !(s->opts & PX_SHA) ? c2s_hex : s->sha_hex[0],
-                 *s2c_hex || !(s->opts & PX_SHA) ? s2c_hex : s->sha_hex[1], (unsigned long long)t->packets,
-                 (long long)t->first_ts.sec, (unsigned)t->first_ts.nsec, (long long)t->last_ts.sec,
-                 (unsigned)t->last_ts.nsec, end >= 0 && end <= 6 ? ends[end] : "open");
-    if (n < 0 || (size_t)n >= sizeof line) {
-        PyErr_SetString(PyExc_OverflowError, "line too long");
+    if (capture != Py_None && !PyBytes_Check(capture)) {
+        PyErr_SetString(PyExc_TypeError, "capture: bytes or None");
         return NULL;
     }
-    return PyUnicode_FromFormat("%s%s}", line, capture_json);
+    t = s->live ? s->live : &s->snap;
+    row.stream = t->stream;
+    row.packets = t->packets;
+    row.client = t->client;
+    row.server = t->server;
+    for (i = 0; i < 2; i++) {
+        const char *given = i ? s2c_hex : c2s_hex;
+        row.bytes[i] = t->dir[i].bytes;
+        row.missing[i] = t->dir[i].missing;
+        snprintf(row.sha256[i], sizeof row.sha256[i], "%s", *given || !(s->opts & PX_SHA) ? given : s->sha_hex[i]);
+    }
+    row.first = t->first_ts;
+    row.last = t->last_ts;
+    row.end = s->closed ? s->snap.end : t->end;
+    if (!(f = open_memstream(&buf, &len))) return PyErr_NoMemory();
+    putc('{', f);
+    tsl_row_members(f, &row, capture == Py_None ? NULL : PyBytes_AS_STRING(capture));
+    fputs(capture == Py_None ? ",\"capture\":null}" : "}", f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return PyErr_NoMemory();
+    }
+    out = PyUnicode_DecodeASCII(buf, (Py_ssize_t)len, "strict");
+    free(buf);
+    return out;
 }
-
-/* Which sha256 code the binding runs: "openssl" or "builtin". */
-const char *px_sha_impl(void) { return PX_SHA_IMPL; }
 
 /* tcpsession extract, as the command runs it: argv without the program
    name ("extract", options, captures). Returns the command's exit status;

@@ -4,8 +4,10 @@
 
 Nothing is downloaded: the machine's setuptools and swig are used. The C
 sources are taken from the repository this folder sits in (../../
-tcpsession.h and the command's extract code in ../../examples/cli), so the
-package is built from a checkout, from any working directory."""
+tcpsession.h, the shared layer in ../../lib and the command's extract code
+in ../../cli), so the package is built from a checkout, from any working
+directory. It links libcrypto, libarchive and zlib (Debian: libssl-dev
+libarchive-dev zlib1g-dev)."""
 import os
 import shutil
 import subprocess
@@ -17,24 +19,13 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 HEADER = os.path.join(TOP, "tcpsession.h")
-CLI = os.path.join(TOP, "examples", "cli")
-CLI_SOURCES = ["extract.c", "input.c", "http_js.c", "tarball.c"]
+CLI = os.path.join(TOP, "cli")
+LIB = os.path.join(TOP, "lib")
+CLI_SOURCES = ["extract.c", "input.c"]
 
 os.chdir(HERE)  # setuptools takes package paths relative to the working directory
 if not os.path.isfile(HEADER):
     sys.exit("setup.py: %s is missing: build from a tcpsession checkout (bindings/python)" % HEADER)
-
-
-def have_openssl():
-    """OpenSSL's sha256 (the code hashlib runs) when its header is installed; TCPS_NO_OPENSSL=1 refuses it."""
-    if os.environ.get("TCPS_NO_OPENSSL"):
-        return False
-    import sysconfig
-    dirs = ["/usr/include", "/usr/local/include", sysconfig.get_config_var("INCLUDEDIR") or ""]
-    return any(os.path.exists(os.path.join(d, "openssl", "sha.h")) for d in dirs if d)
-
-
-OPENSSL = have_openssl()
 
 
 def version():
@@ -53,9 +44,10 @@ class BuildExt(build_ext):
         tmp = os.path.abspath(self.build_temp)
         os.makedirs(tmp, exist_ok=True)
         wrap = os.path.join(tmp, "tcpsession_wrap.c")
-        subprocess.check_call([swig, "-python", "-I" + TOP, "-I" + CLI, "-o", wrap, "-outdir", tmp,
+        subprocess.check_call([swig, "-python", "-I" + TOP, "-I" + CLI, "-I" + LIB, "-o", wrap, "-outdir", tmp,
                                os.path.join(HERE, "tcpsession.i")])
-        ext.sources = [wrap, os.path.join(HERE, "impl.c")] + [os.path.join(CLI, s) for s in CLI_SOURCES]
+        ext.sources = ([wrap, os.path.join(HERE, "impl.c")] + [os.path.join(CLI, s) for s in CLI_SOURCES] +
+                       sorted(os.path.join(LIB, s) for s in os.listdir(LIB) if s.endswith(".c")))
         super().build_extension(ext)
         dest = os.path.dirname(os.path.abspath(self.get_ext_fullpath(ext.name)))
         os.makedirs(dest, exist_ok=True)
@@ -73,10 +65,10 @@ setup(
     ext_modules=[Extension(
         "tcpsession._core",
         sources=["tcpsession.i"],  # replaced by BuildExt
-        include_dirs=[TOP, CLI, HERE],
-        define_macros=[("_POSIX_C_SOURCE", "200809L")] + ([("PX_OPENSSL", "1")] if OPENSSL else []),
+        include_dirs=[TOP, CLI, LIB, HERE],
+        define_macros=[("_POSIX_C_SOURCE", "200809L")],
         extra_compile_args=["-std=c99"],
-        libraries=["z"] + (["crypto"] if OPENSSL else []),
+        libraries=["crypto", "archive", "z"],
     )],
     cmdclass={"build_ext": BuildExt},
     python_requires=">=3.8",

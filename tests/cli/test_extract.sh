@@ -28,20 +28,6 @@ if ! $CC -std=c99 -D_POSIX_C_SOURCE=200809L -O1 -Wall -Wextra -I"$TOP" -I"$TOP/t
 fi
 mkdir -p "$T/caps" && "$T/mkcaps" "$T/caps" || { echo "0 passed, 1 failed"; exit 1; }
 
-# md5.h against md5sum: lengths around the 56- and 64-byte edges, pieces of 1, 7 and 64 KiB
-if $CC -std=c99 -O1 -Wall -Wextra -I"$TOP/lib" -o "$T/md5" "$HERE/extract_md5.c"; then
-    m_ok=1
-    for n in 0 1 3 55 56 57 63 64 65 119 120 127 128 1000 65536 100003; do
-        head -c $n /dev/urandom > "$T/rnd"
-        for step in 1 7 65536; do
-            [ "$("$T/md5" $step < "$T/rnd")" = "$(md5sum < "$T/rnd")" ] || { m_ok=0; echo "   md5 differs: $n bytes, pieces of $step"; }
-        done
-    done
-    check "md5.h agrees with md5sum" [ $m_ok -eq 1 ]
-else
-    bad "md5 test program does not build"
-fi
-
 # validate OUT against `list --json` of each capture: JSON parses, direction
 # files hash to list's sha256, transcripts add up, old-tool fields agree
 validate() { # OUTDIR CAPTURE-FOLDER CAPTURE

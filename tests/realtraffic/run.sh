@@ -52,8 +52,11 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-if ! "$cc" -std=c99 -O2 -Wall -Wextra -I"$top" -o "$out/sessions" "$here/sessions.c" \
-    2>"$out/build.log"; then
+# the shared layer's library (its digests), built by make before the scripts run
+build=${BUILD:-build}
+[[ $build == /* ]] || build=$top/$build
+if ! "$cc" -std=c99 -O2 -Wall -Wextra -I"$top" -I"$top/lib" -o "$out/sessions" "$here/sessions.c" \
+    "$build/lib/libtsl.a" $(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) 2>"$out/build.log"; then
     cat "$out/build.log"
     echo "realtraffic: FAILED: sessions.c does not build"
     exit 1

@@ -14,14 +14,14 @@
    capture cannot be read to its end. */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
-#include "lib/sha256.h"
+#include "tsl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct side {
-    sha256_ctx hash;
+    tsl_hash *hash;
     uint64_t bytes, missing, gaps;
     uint64_t first_gap; /* stream offset of the first gap, if any */
     FILE *dump;
@@ -55,7 +55,7 @@ static int on_open(const tcps_event *ev, void *user) {
     int d;
     if (!s) return 1;
     for (d = 0; d < 2; d++) {
-        sha256_init(&s->dir[d].hash);
+        if (!(s->dir[d].hash = tsl_hash_new(TSL_SHA256))) return 1;
         if (a->dump_dir) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%llu.%s", a->dump_dir,
@@ -74,7 +74,7 @@ static int on_data(const tcps_event *ev, void *user) {
     (void)user;
     if (!s || ev->dir < 0 || ev->dir > 1) return 0;
     sd = &s->dir[ev->dir];
-    sha256_update(&sd->hash, ev->data.ptr, ev->data.len);
+    tsl_hash_update(sd->hash, ev->data.ptr, ev->data.len);
     sd->bytes += ev->data.len;
     if (sd->dump) fwrite(ev->data.ptr, 1, ev->data.len, sd->dump);
     return 0;
@@ -93,10 +93,10 @@ static int on_gap(const tcps_event *ev, void *user) {
 }
 
 static void print_side(const char *name, side *sd, const tcps_dir_stats *st) {
-    uint8_t digest[32];
-    char hex[65];
-    sha256_final(&sd->hash, digest);
-    sha256_hex(digest, hex);
+    char hex[TSL_HEX_MAX];
+    tsl_hash_hex(sd->hash, hex);
+    tsl_hash_free(sd->hash);
+    sd->hash = NULL;
     printf("\"%s\": {\"bytes\": %llu, \"sha256\": \"%s\", \"missing\": %llu, \"gaps\": %llu, "
            "\"first_gap\": %lld, \"stats_bytes\": %llu, \"stats_missing\": %llu, "
            "\"dup_bytes\": %llu, \"ooo_segments\": %llu, \"conflicts\": %llu, "

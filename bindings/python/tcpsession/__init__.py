@@ -20,7 +20,6 @@ The old pure-Python TCPSession surface is :class:`TCPSessions`.
 import builtins as _builtins
 import collections
 import errno as _errno
-import functools
 import hashlib
 import json
 import os
@@ -42,8 +41,8 @@ S2C = 1  #: server to client
 
 _PX_DATA, _PX_CHUNKS, _PX_SHA = 1, 2, 4
 
-END_NAMES = {0: "open", 1: "fin", 2: "rst", 3: "timeout", 4: "eof", 5: "evicted", 6: "reused"}
-GAP_NAMES = {1: "acked", 2: "close", 3: "limit", 4: "truncated"}
+END_NAMES = {v: _core.tcps_end_name(v) for v in range(_core.TCPS_END_LIST_END_)}
+GAP_NAMES = {v: _core.tcps_gap_name(v) for v in range(1, _core.TCPS_GAP_LIST_END_)}
 DIR_NAMES = ("c2s", "s2c")
 
 #: Linktype of Ethernet frames (the default of feed_packets/process_pkts).
@@ -141,37 +140,8 @@ NetworkTuple = collections.namedtuple("NetworkTuple", "sip dip sp dp proto")
 NetworkTuple.__doc__ = "Client address, server address, client port, server port, protocol (6)."
 
 
-@functools.lru_cache(maxsize=64)
-def _json_name(name):
-    """A capture name as the command writes it in JSON: bytes above 0x7e and
-    control characters as \\u00XX of each byte of the name's encoding."""
-    if name is None:
-        return "null"
-    out = ['"']
-    for b in os.fsencode(name):
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif c == "\n":
-            out.append("\\n")
-        elif c == "\r":
-            out.append("\\r")
-        elif c == "\t":
-            out.append("\\t")
-        elif b < 0x20 or b > 0x7e:
-            out.append("\\u00%02x" % b)
-        else:
-            out.append(c)
-    out.append('"')
-    return "".join(out)
-
-
 def _t(sec, nsec):
     return sec + nsec * 1e-9
-
-
-def _tstr(sec, nsec):
-    return "%d.%09d" % (sec, nsec)
 
 
 # ---------------------------------------------------------------- Session
@@ -379,20 +349,15 @@ class Session:
     def to_dict(self):
         """The session as one line of ``tcpsession list --json`` (same keys and values;
         the times are the strings of the command's numbers)."""
-        i = self._i()
-        c, s, dc, ds = i[2], i[3], i[13], i[14]
-        return {
-            "stream": i[1], "client_ip": c[0], "client_port": c[1], "server_ip": s[0], "server_port": s[1],
-            "c2s_bytes": dc[0], "s2c_bytes": ds[0], "c2s_missing": dc[1], "s2c_missing": ds[1],
-            "c2s_sha256": self.sha256(C2S), "s2c_sha256": self.sha256(S2C), "packets": i[12],
-            "first_ts": _tstr(*i[8]), "last_ts": _tstr(*i[9]), "end": END_NAMES.get(i[5], "open"),
-            "capture": self.capture,
-        }
+        d = json.loads(self.to_json(), parse_float=str)
+        d["capture"] = self.capture
+        return d
 
     def to_json(self):
-        """The session as one line of ``tcpsession list --json``, made in C (needs
-        sha256=True for the hashes, else the kept bytes are hashed here)."""
-        cap = _json_name(self.capture)
+        """The session as one line of ``tcpsession list --json``, written by the C layer
+        the command uses (needs sha256=True for the hashes, else the kept bytes are
+        hashed here)."""
+        cap = None if self.capture is None else os.fsencode(self.capture)
         if _core.px_sess_sha256(self._cap, 0) is not None:
             return _core.px_sess_list_json(self._cap, cap, "", "")
         return _core.px_sess_list_json(self._cap, cap, self.sha256(C2S), self.sha256(S2C))

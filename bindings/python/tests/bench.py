@@ -238,11 +238,8 @@ def bench(cap, threads):
         env["PYTHONPATH"] = os.path.abspath(pydir) + (":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     size = os.path.getsize(cap)
     mb = size / 1e6
-    impl = subprocess.run([python, "-c", "import tcpsession; print(tcpsession.core.px_sha_impl())"], env=env,
-                          stdout=subprocess.PIPE, check=True).stdout.decode().strip()
     print("capture: %s, %.1f MB; best of %d by cpu time (user+sys); the machine may be shared" % (cap, mb, RUNS))
-    print("sha256: the CLI uses its portable sha256.h; the binding %s; dpkt hashlib (OpenSSL)" % (
-        "OpenSSL's (as hashlib)" if impl == "openssl" else "the same sha256.h as the CLI"))
+    print("sha256: libcrypto's everywhere (the CLI and the binding through the shared layer, dpkt through hashlib)")
     with open(cap, "rb") as f:  # warm the page cache (small reads: a child's peak RSS counts the parent's)
         while f.read(1 << 16):
             pass
