@@ -35,10 +35,9 @@ void cli_err(const char *fmt, ...)
 
 typedef struct cli_input {
     const char *name;     /* as given on the command line ("-" for stdin) */
-    tcps_reader *rd;
+    tsl_capture cap;
+    tcps_reader *rd;      /* cap.rd */
     uint64_t size;        /* bytes of the file, 0 when unknown (pipe, gzip) */
-    void *gz;             /* gzFile when the capture is gzip-compressed */
-    int fd;
     int progress;         /* draw a progress line on stderr */
     double start;         /* monotonic seconds when opened */
     double last_draw;

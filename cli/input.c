@@ -1,5 +1,5 @@
-/* Opening captures for the tcpsession command: paths, stdin, gzip; the
-   progress line; the per-session summary shared by every command. */
+/* The tcpsession command's input: captures opened with the shared layer's
+   tsl_capture_open, the progress line, and cli_run over tsl_collect. */
 #include "tcpsession.h"
 #include "cli.h"
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 double cli_now(void) {
     struct timespec ts;
@@ -17,74 +16,28 @@ double cli_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static ptrdiff_t gz_read(void *user, void *buf, size_t len) {
-    int n;
-    if (len > (1u << 30)) len = 1u << 30;
-    n = gzread((gzFile)user, buf, (unsigned)len);
-    return n < 0 ? -1 : n;
-}
-
 int cli_open(cli_input *in, const char *path, int progress) {
-    unsigned char magic[2];
-    int rc, is_gz = 0;
-    struct stat st;
+    char err[256];
+    int rc;
     memset(in, 0, sizeof *in);
     in->name = path;
-    in->fd = -1;
     in->start = in->last_draw = cli_now();
-    if (strcmp(path, "-") == 0) {
-        /* gzread passes plain data through, so stdin may be either */
-        in->gz = gzdopen(dup(0), "rb");
-        if (!in->gz) {
-            cli_err("stdin: cannot read");
-            return CLI_INPUT;
-        }
-        gzbuffer((gzFile)in->gz, 1 << 17);
-        rc = tcps_reader_open_callback(&in->rd, gz_read, in->gz, NULL);
-    } else {
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) {
-            cli_err("%s: %s", path, strerror(errno));
-            return CLI_INPUT;
-        }
-        if (fstat(fd, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) {
-                close(fd);
-                cli_err("%s: is a directory (extract -r reads directories)", path);
-                return CLI_INPUT;
-            }
-            if (S_ISREG(st.st_mode)) in->size = (uint64_t)st.st_size;
-        }
-        if (read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) is_gz = 1;
-        close(fd);
-        if (is_gz) {
-            in->gz = gzopen(path, "rb");
-            if (!in->gz) {
-                cli_err("%s: cannot open", path);
-                return CLI_INPUT;
-            }
-            gzbuffer((gzFile)in->gz, 1 << 17);
-            in->size = 0; /* the compressed size says little about progress */
-            rc = tcps_reader_open_callback(&in->rd, gz_read, in->gz, NULL);
-        } else {
-            rc = tcps_reader_open_path(&in->rd, path, NULL);
-        }
-    }
+    rc = tsl_capture_open(&in->cap, path, err, sizeof err);
     if (rc != TCPS_OK) {
-        cli_err("%s: %s", path, tcps_result_message(rc));
-        cli_close(in);
+        cli_err("%s: %s%s", strcmp(path, "-") ? path : "stdin", err,
+                strcmp(err, "is a directory") ? "" : " (extract -r reads directories)");
         return rc == TCPS_E_NOMEM ? CLI_INTERNAL : CLI_INPUT;
     }
+    in->rd = in->cap.rd;
+    in->size = in->cap.size;
     in->progress = progress && isatty(2);
     return CLI_OK;
 }
 
 void cli_close(cli_input *in) {
     if (in->progress) fputs("\r\033[K", stderr);
-    if (in->rd) tcps_reader_close(in->rd);
-    if (in->gz) gzclose((gzFile)in->gz);
+    tsl_capture_close(&in->cap);
     in->rd = NULL;
-    in->gz = NULL;
 }
 
 void cli_progress(cli_input *in, uint64_t sessions, int final) {

@@ -6,26 +6,37 @@
 
 typedef struct collector {
     const tsl_hooks *hooks;
+    tcps_allocator mem;  /* the config's, else libc */
     unsigned flags;
     uint64_t sessions;
     tsl_session *open; /* sessions not closed yet */
 } collector;
 
-static void ss_free(tsl_session *ss) {
+static void *libc_alloc(size_t size, void *user) {
+    (void)user;
+    return malloc(size);
+}
+static void libc_free(void *p, size_t size, void *user) {
+    (void)size, (void)user;
+    free(p);
+}
+
+static void ss_free(collector *c, tsl_session *ss) {
     tsl_hash_free(ss->sha_[0]);
     tsl_hash_free(ss->sha_[1]);
-    free(ss);
+    c->mem.free(ss, sizeof *ss, c->mem.user);
 }
 
 static int on_open(collector *c, const tcps_event *ev) {
-    tsl_session *ss = (tsl_session *)calloc(1, sizeof *ss);
+    tsl_session *ss = (tsl_session *)c->mem.alloc(sizeof *ss, c->mem.user);
     tcps_session *s = ev->session;
     if (!ss) return TCPS_E_NOMEM;
+    memset(ss, 0, sizeof *ss);
     if (c->flags & TSL_HASH) {
         ss->sha_[0] = tsl_hash_new(TSL_SHA256);
         ss->sha_[1] = tsl_hash_new(TSL_SHA256);
         if (!ss->sha_[0] || !ss->sha_[1]) {
-            ss_free(ss);
+            ss_free(c, ss);
             return TCPS_E_NOMEM;
         }
     }
@@ -52,7 +63,7 @@ static int on_close(collector *c, tsl_session *ss, const tcps_event *ev) {
     if (ss->prev_) ss->prev_->next_ = ss->next_;
     else c->open = ss->next_;
     if (ss->next_) ss->next_->prev_ = ss->prev_;
-    ss_free(ss);
+    ss_free(c, ss);
     return r;
 }
 
@@ -120,6 +131,12 @@ int tsl_collect(tcps_reader *rd, const tcps_config *base, unsigned flags, const 
     memset(&c, 0, sizeof c);
     c.hooks = hooks ? hooks : &none;
     c.flags = flags;
+    c.mem = cfg.allocator;
+    if (!c.mem.alloc || !c.mem.free) {
+        c.mem.alloc = libc_alloc;
+        c.mem.free = libc_free;
+        c.mem.user = NULL;
+    }
     rc = tcps_create(&ctx, &cfg);
     if (rc != TCPS_OK) {
         set_err(err, errlen, NULL, rc);
@@ -146,7 +163,7 @@ int tsl_collect(tcps_reader *rd, const tcps_config *base, unsigned flags, const 
     while (c.open) { /* sessions a stop left open */
         tsl_session *ss = c.open;
         c.open = ss->next_;
-        ss_free(ss);
+        ss_free(&c, ss);
     }
     return rc;
 }

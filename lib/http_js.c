@@ -11,56 +11,37 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define RB_SIZE 65536
 #define MAX_LINE 65536
 #define MAX_HEADERS 512
 #define MAX_REQUESTS 1000000
 
-/* ------------------------------------------------------ buffered reader */
+/* ----------------------------------------------------- a direction's bytes */
 
 typedef struct rb {
-    int fd;
-    uint64_t file_off; /* file offset of buf[0] */
+    const uint8_t *buf; /* the direction's bytes, NULL when there are none */
     size_t pos, len;
-    int eof, err;
-    uint8_t buf[RB_SIZE];
+    int eof, err;       /* err stays 0: memory cannot fail to be read */
 } rb;
 
-static void rb_init(rb *r, int fd) {
-    r->fd = fd;
-    r->file_off = 0;
-    r->pos = r->len = 0;
-    r->eof = fd < 0;
+static void rb_init(rb *r, const uint8_t *data, size_t len) {
+    r->buf = data;
+    r->pos = 0;
+    r->len = data ? len : 0;
+    r->eof = 1;
     r->err = 0;
 }
 
-static uint64_t rb_tell(const rb *r) { return r->file_off + r->pos; }
+static uint64_t rb_tell(const rb *r) { return r->pos; }
 
-/* make bytes available: 1 when some are, 0 at the end */
-static int rb_fill(rb *r) {
-    ssize_t n;
-    if (r->pos < r->len) return 1;
-    if (r->eof) return 0;
-    r->file_off += r->len;
-    r->pos = r->len = 0;
-    do {
-        n = pread(r->fd, r->buf, RB_SIZE, (off_t)r->file_off);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        r->eof = 1;
-        r->err = n < 0;
-        return 0;
-    }
-    r->len = (size_t)n;
-    return 1;
-}
+/* 1 while bytes are left, 0 at the end */
+static int rb_fill(rb *r) { return r->pos < r->len; }
 
 /* a line without its CRLF or LF into line (NUL-terminated); -1 at the end
    of input or when longer than MAX_LINE */
 static int rb_line(rb *r, char *line, size_t *out_len) {
     size_t n = 0;
     for (;;) {
-        uint8_t *p, *nl;
+        const uint8_t *p, *nl;
         size_t avail, take;
         if (!rb_fill(r)) return -1;
         p = r->buf + r->pos;
@@ -362,8 +343,8 @@ static int scan_html(const uint8_t *p, size_t n, http_js_found *f,
     return 0;
 }
 
-int http_js_scan(int c2s_fd, int s2c_fd, int (*found)(const http_js_found *f, void *user), void *user,
-                 http_js_result *res) {
+int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t s2c_len,
+                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res) {
     rb *r = NULL;
     char *line = NULL;
     uint8_t *head_flags = NULL; /* per request: 1 HEAD, 2 CONNECT */
@@ -373,7 +354,7 @@ int http_js_scan(int c2s_fd, int s2c_fd, int (*found)(const http_js_found *f, vo
     memset(res, 0, sizeof *res);
     memset(&body, 0, sizeof body);
     memset(&dec, 0, sizeof dec);
-    if (s2c_fd < 0) return 0;
+    if (!s2c) return 0;
     r = (rb *)malloc(sizeof *r);
     line = (char *)malloc(MAX_LINE);
     if (!r || !line) {
@@ -381,8 +362,8 @@ int http_js_scan(int c2s_fd, int s2c_fd, int (*found)(const http_js_found *f, vo
         goto out;
     }
     /* requests first: which responses have no body */
-    if (c2s_fd >= 0) {
-        rb_init(r, c2s_fd);
+    if (c2s) {
+        rb_init(r, c2s, c2s_len);
         for (;;) {
             msg m;
             int rc = read_head(r, &m, 0, line);
@@ -404,7 +385,7 @@ int http_js_scan(int c2s_fd, int s2c_fd, int (*found)(const http_js_found *f, vo
             if (rc) break;
         }
     }
-    rb_init(r, s2c_fd);
+    rb_init(r, s2c, s2c_len);
     for (;;) {
         msg m;
         http_js_found f;

@@ -1,7 +1,7 @@
 /* http_js: the JavaScript carried by one TCP session's HTTP/1.x traffic.
 
-   Reads the two directions' delivered bytes back from files (so a session
-   is never held in memory whole), pairs responses with requests (a response
+   Reads the two directions' delivered bytes from memory (the extract
+   writer maps the files it wrote, so a session is never copied whole), pairs responses with requests (a response
    to HEAD, and 1xx, 204 and 304 responses have no body), undoes chunked
    transfer coding and gzip/deflate content coding, and hands over:
      - the body of each response whose Content-Type says JavaScript
@@ -13,8 +13,8 @@
    decoded; a larger body is skipped (counted in truncated). Traffic that is
    not HTTP/1.x, or that stops parsing (a gap left a hole in the middle of a
    message), ends the scan quietly with what was found before. */
-#ifndef TCPS_CLI_HTTP_JS_H
-#define TCPS_CLI_HTTP_JS_H
+#ifndef TSL_HTTP_JS_H
+#define TSL_HTTP_JS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -42,11 +42,11 @@ typedef struct http_js_result {
     int stopped;         /* parsing stopped before the end (malformed or a hole) */
 } http_js_result;
 
-/* c2s_fd, s2c_fd: files of each direction's bytes, read from their start
-   (pread, the offsets of the descriptors are left alone); -1 when absent.
-   found is called for each script in order; a non-zero return stops the
-   scan and is returned. Returns 0, or -1 when out of memory. */
-int http_js_scan(int c2s_fd, int s2c_fd, int (*found)(const http_js_found *f, void *user), void *user,
-                 http_js_result *res);
+/* c2s, s2c: each direction's bytes (c2s_len, s2c_len of them); NULL when
+   absent (no s2c: nothing to find). found is called for each script in
+   order; a non-zero return stops the scan and is returned. Returns 0, or
+   -1 when out of memory. */
+int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t s2c_len,
+                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res);
 
 #endif

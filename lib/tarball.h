@@ -1,8 +1,7 @@
-/* tarball: a .tar.gz of a directory tree, written with zlib's gz writer
-   in the POSIX ustar format (pax extended headers for names longer than
-   ustar holds and for files of 8 GiB or more). */
-#ifndef TCPS_CLI_TARBALL_H
-#define TCPS_CLI_TARBALL_H
+/* tarball: a .tar.gz of a directory tree, written with libarchive in the
+   POSIX pax format (plain ustar headers where they suffice). */
+#ifndef TSL_TARBALL_H
+#define TSL_TARBALL_H
 
 #include <stddef.h>
 

@@ -91,6 +91,21 @@ void tsl_row_json(FILE *f, const tsl_row *r, const char *capture);
 /* The same into a string the caller frees with free(); NULL when out of memory. */
 char *tsl_row_json_string(const tsl_row *r, const char *capture);
 
+/* ------------------------------------------------------------ captures */
+
+typedef struct tsl_capture {
+    tcps_reader *rd;
+    uint64_t size; /* bytes of the file; 0 when unknown (a pipe, gzip) */
+    void *gz_;
+} tsl_capture;
+
+/* Open a capture for reading: a path, or "-" for stdin; gzip-compressed
+   input (known by its first two bytes, whatever the name) is decompressed
+   as it is read. Returns TCPS_OK, or a TCPS_E_* code with a message in err
+   (the path is not in it). A directory is refused. */
+int tsl_capture_open(tsl_capture *c, const char *path, char *err, size_t errlen);
+void tsl_capture_close(tsl_capture *c);
+
 /* ---------------------------------------------------------- collector */
 
 typedef struct tsl_dir {
@@ -129,7 +144,9 @@ typedef struct tsl_hooks {
 void tsl_session_row(const tsl_session *ss, tsl_row *r);
 
 /* Read rd to its end with tcps_next and call the hooks. cfg may be NULL
-   (defaults); its callbacks are not used. flags: TSL_HASH.
+   (defaults); its callbacks are not used; its allocator, when set, is used
+   for the collector's sessions too (the digests' state is libcrypto's).
+   flags: TSL_HASH.
    Returns TCPS_OK; a hook's non-zero value; or a negative TCPS_E_* code
    with a message in err (for a capture error: its message and byte offset,
    after every session before the fault was closed and delivered). stats,

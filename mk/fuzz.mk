@@ -15,9 +15,6 @@ FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointe
                -fno-sanitize-recover=all
 # harnesses over the shared layer: fuzz_NAME links lib/ and its libraries
 FUZZ_LIB_NAMES := fuzz_http_js
-# (until the extraction reads memory, its reads are served from memory by
-# wrapping pread)
-FUZZ_LIB_LDFLAGS := -Wl,--wrap=pread
 
 .PHONY: fuzz fuzz-corpus fuzz-run fuzz-regress
 fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
@@ -32,11 +29,11 @@ $(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c
 
 $(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES)): $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< $(LIB_SRCS) $(LIB_LIBS) $(FUZZ_LIB_LDFLAGS)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< $(LIB_SRCS) $(LIB_LIBS)
 
 $(addsuffix -replay,$(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES))): $(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/driver.c $(LIB_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< fuzz/driver.c $(LIB_SRCS) $(LIB_LIBS) $(FUZZ_LIB_LDFLAGS)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< fuzz/driver.c $(LIB_SRCS) $(LIB_LIBS)
 
 $(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c
 	@mkdir -p $(dir $@)

@@ -8,7 +8,6 @@ PY_TAG    := $(shell $(PYTHON) -c 'import sys,platform;print(sys.implementation.
 PY_DIR    := $(BUILD)/python/$(PY_TAG)
 PY_INC    := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
 PY_SUFFIX := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
-PY_CLI    := cli/extract.c cli/input.c
 PY_PKG    := $(wildcard bindings/python/tcpsession/*.py bindings/python/tcpsession/*.pyi) bindings/python/tcpsession/py.typed
 PY_EXT    := $(PY_DIR)/tcpsession/_core$(PY_SUFFIX)
 PY_CFLAGS := -O2 -g -fPIC -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-unused-parameter \
@@ -19,11 +18,11 @@ python: $(PY_EXT) $(addprefix $(PY_DIR)/tcpsession/,$(notdir $(PY_PKG)))
 $(PY_DIR)/tcpsession_wrap.c: bindings/python/tcpsession.i bindings/python/engine.i tcpsession.h
 	@test -n "$(PY_INC)" || { echo "python: $(PYTHON) not found" >&2; exit 1; }
 	@mkdir -p $(PY_DIR)/tcpsession
-	$(SWIG) -python -I. -Icli -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/python/tcpsession.i
+	$(SWIG) -python -I. -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/python/tcpsession.i
 
-$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(LIB_A) tcpsession.h lib/tsl.h cli/cli.h
-	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Icli -Ilib -Ibindings/python $(LIB_CFLAGS) -o $@ \
-	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(PY_CLI) $(LIB_A) $(LIB_LIBS) $(LDFLAGS)
+$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(LIB_A) tcpsession.h lib/tsl.h lib/extract.h
+	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Ilib -Ibindings/python $(LIB_CFLAGS) -o $@ \
+	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(LIB_A) $(LIB_LIBS) $(LDFLAGS)
 
 $(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
 	cp $< $@

@@ -2,9 +2,11 @@
 
      failalloc [--max-runs M] [--quiet] FILE_OR_DIR...
 
-   For each capture (directories are walked) and for two ways of reading it
-   (A: memory reader + tcps_run with callbacks; B: read-callback reader in
-   uneven chunks + tcps_next, the pull mode the bindings use), a first run
+   For each capture (directories are walked) and for three ways of reading
+   it (A: memory reader + tcps_run with callbacks; B: read-callback reader in
+   uneven chunks + tcps_next, the pull mode the bindings use; C: the same
+   reader under the shared layer's collector, tsl_collect with SHA-256, its
+   sessions taken from the same allocator), a first run
    with a counting allocator gives N, the number of allocations (malloc and
    realloc both count; the reader and the context share the allocator), the
    result and the full event log (type, stream, direction, offset, length,
@@ -40,6 +42,7 @@
 #include "tcpsession.h"
 #include "fnv.h"
 #include "accounting.h"
+#include "tsl.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -256,6 +259,12 @@ static ptrdiff_t read_chunks(void *user, void *buf, size_t len) {
     return (ptrdiff_t)n;
 }
 
+/* mode C: the collector's hooks log what they are given */
+static int h_event(tsl_session *ss, const tcps_event *e, void *user) {
+    (void)ss;
+    return on_event(e, user);
+}
+
 typedef struct outcome {
     int rc;           /* what the run ended with */
     int where;        /* 0 ended normally, 1 reader open, 2 create, 3 ctx, 4 reader */
@@ -295,6 +304,22 @@ static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog 
         cfg.callbacks.on_open = cfg.callbacks.on_data = on_event;
         cfg.callbacks.on_gap = cfg.callbacks.on_close = on_event;
         cfg.user = log;
+    }
+    if (mode == 2) {
+        tsl_hooks h;
+        tcps_stats st;
+        tcps_decode_stats dst;
+        char err[256];
+        memset(&h, 0, sizeof h);
+        h.open = h.data = h.gap = h.close = h_event;
+        h.user = log;
+        r = tsl_collect(rd, &cfg, TSL_HASH, &h, &st, &dst, err, sizeof err);
+        o.rc = r;
+        o.unaccounted = acct_ctx(&st, 0);
+        o.where = r >= 0 ? W_END : tcps_reader_error(rd)->code == r ? W_READER : W_CTX;
+        o.err_ok = r >= 0 || err[0] != 0;
+        tcps_reader_close(rd);
+        return o;
     }
     r = tcps_create(&ctx, &cfg);
     if (r != TCPS_OK) {
@@ -396,7 +421,7 @@ static const char *check_run(const ref *R, const outcome *o, const evlog *got, c
     return "ended neither in TCPS_E_NOMEM nor as the full run did";
 }
 
-static const char *mode_name[2] = {"run", "pull"};
+static const char *mode_name[3] = {"run", "pull", "collect"};
 
 static void test_capture(const char *name, const uint8_t *data, size_t size, int mode, long max_runs,
                          long *runs_total) {
@@ -507,7 +532,7 @@ static void do_path(const char *path, long max_runs, long *runs_total) {
         if (!buf) abort();
         got = fread(buf, 1, (size_t)st.st_size, f);
         fclose(f);
-        for (mode = 0; mode < 2; mode++)
+        for (mode = 0; mode < 3; mode++)
             test_capture(path, buf, got, mode, max_runs, runs_total);
         free(buf);
         files_done++;

@@ -19,8 +19,12 @@
 #include <stddef.h>
 #include <string.h>
 #include "tcpsession.h"
-#include "cli.h" /* the command's extract */
-#include "tsl.h" /* the shared layer: digests, the list row */
+#include "tsl.h"     /* the shared layer: digests, the list row */
+#include "extract.h" /* and the extract writer */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PX_DATA 0x1   /* keep each direction's delivered bytes */
 #define PX_CHUNKS 0x2 /* keep the list of chunks and gaps */
@@ -1042,35 +1046,61 @@ PyObject *px_sess_list_json(PyObject *cap, PyObject *capture, const char *c2s_he
     return out;
 }
 
-/* tcpsession extract, as the command runs it: argv without the program
-   name ("extract", options, captures). Returns the command's exit status;
-   the GIL is released while it runs. */
-PyObject *px_extract(PyObject *args) {
-    Py_ssize_t n, i;
-    char **argv;
-    int rc;
-    if (!PyList_Check(args)) {
-        PyErr_SetString(PyExc_TypeError, "a list of bytes");
+/* The sessions of one capture to files under out_dir, by the writer
+   `tcpsession extract` uses: into out_dir/rel (made as needed). outputs:
+   the --outputs list ("" for all); stream < 0: every session; endpoints:
+   "IP:PORT,IP:PORT" or "". capture, out_dir, rel: bytes. Returns (code, message): code 0, or the
+   command's exit status for what went wrong (3 the capture, 4 the
+   output, 5 memory; 2 a bad argument), message "" or why. The GIL is
+   released while it runs. */
+PyObject *px_extract(PyObject *capture_b, PyObject *out_dir_b, PyObject *rel_b, const char *outputs,
+                     int tcpflow_names, long long stream, const char *endpoints) {
+    tsl_extract_options o;
+    tsl_extract_result *res;
+    tsl_capture cap;
+    char openerr[300];
+    int rc = 0, outfd = -1, opened = 0;
+    const char *capture, *out_dir, *rel;
+    PyObject *ret;
+    if (!PyBytes_Check(capture_b) || !PyBytes_Check(out_dir_b) || !PyBytes_Check(rel_b)) {
+        PyErr_SetString(PyExc_TypeError, "capture, out_dir, rel: bytes");
         return NULL;
     }
-    n = PyList_GET_SIZE(args);
-    argv = (char **)calloc((size_t)n + 1, sizeof *argv);
-    if (!argv) return PyErr_NoMemory();
-    for (i = 0; i < n; i++) {
-        const char *a = PyBytes_AsString(PyList_GET_ITEM(args, i));
-        if (!a || !(argv[i] = strdup(a))) {
-            while (i-- > 0) free(argv[i]);
-            free(argv);
-            return a ? PyErr_NoMemory() : NULL;
-        }
+    capture = PyBytes_AS_STRING(capture_b);
+    out_dir = PyBytes_AS_STRING(out_dir_b);
+    rel = PyBytes_AS_STRING(rel_b);
+    if (!(res = (tsl_extract_result *)calloc(1, sizeof *res))) return PyErr_NoMemory();
+    memset(&o, 0, sizeof o);
+    o.tcpflow_names = tcpflow_names;
+    o.outdir_name = out_dir;
+    if (*outputs && tsl_extract_outputs_parse(outputs, &o.outputs)) {
+        rc = 2;
+        snprintf(res->error, sizeof res->error, "outputs: a list of json,data,transcript,hex,js,index");
     }
-    Py_BEGIN_ALLOW_THREADS
-    rc = cmd_extract((int)n, argv);
-    fflush(stdout);
-    fflush(stderr);
-    Py_END_ALLOW_THREADS
-    for (i = 0; i < n; i++) free(argv[i]);
-    free(argv);
-    return PyLong_FromLong(rc);
+    if (stream >= 0) o.have_stream = 1, o.stream = (uint64_t)stream;
+    if (!rc && *endpoints && tsl_endpoint_pair_parse(endpoints, strlen(endpoints), o.endpoints)) {
+        rc = 2;
+        snprintf(res->error, sizeof res->error, "endpoints: IP:PORT,IP:PORT");
+    }
+    o.have_endpoints = *endpoints != 0;
+    if (!rc) {
+        Py_BEGIN_ALLOW_THREADS
+        if (mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
+            rc = 4;
+            snprintf(res->error, sizeof res->error, "%s: cannot create: %s", out_dir, strerror(errno));
+        } else if ((outfd = open(out_dir, O_RDONLY | O_DIRECTORY)) < 0) {
+            rc = 4;
+            snprintf(res->error, sizeof res->error, "%s: %s", out_dir, strerror(errno));
+        } else {
+            opened = tsl_capture_open(&cap, capture, openerr, sizeof openerr) == TCPS_OK;
+            rc = tsl_extract(opened ? cap.rd : NULL, capture, openerr, outfd, rel, &o, res);
+            if (opened) tsl_capture_close(&cap);
+            close(outfd);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_BuildValue("(is)", rc, res->error);
+    free(res);
+    return ret;
 }
 %}

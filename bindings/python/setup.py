@@ -4,9 +4,8 @@
 
 Nothing is downloaded: the machine's setuptools and swig are used. The C
 sources are taken from the repository this folder sits in (../../
-tcpsession.h, the shared layer in ../../lib and the command's extract code
-in ../../cli), so the package is built from a checkout, from any working
-directory. It links libcrypto, libarchive and zlib (Debian: libssl-dev
+tcpsession.h and the shared layer in ../../lib), so the package is built
+from a checkout, from any working directory. It links libcrypto, libarchive and zlib (Debian: libssl-dev
 libarchive-dev zlib1g-dev)."""
 import os
 import shutil
@@ -19,9 +18,7 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 HEADER = os.path.join(TOP, "tcpsession.h")
-CLI = os.path.join(TOP, "cli")
 LIB = os.path.join(TOP, "lib")
-CLI_SOURCES = ["extract.c", "input.c"]
 
 os.chdir(HERE)  # setuptools takes package paths relative to the working directory
 if not os.path.isfile(HEADER):
@@ -44,10 +41,10 @@ class BuildExt(build_ext):
         tmp = os.path.abspath(self.build_temp)
         os.makedirs(tmp, exist_ok=True)
         wrap = os.path.join(tmp, "tcpsession_wrap.c")
-        subprocess.check_call([swig, "-python", "-I" + TOP, "-I" + CLI, "-I" + LIB, "-o", wrap, "-outdir", tmp,
+        subprocess.check_call([swig, "-python", "-I" + TOP, "-I" + LIB, "-o", wrap, "-outdir", tmp,
                                os.path.join(HERE, "tcpsession.i")])
-        ext.sources = ([wrap, os.path.join(HERE, "impl.c")] + [os.path.join(CLI, s) for s in CLI_SOURCES] +
-                       sorted(os.path.join(LIB, s) for s in os.listdir(LIB) if s.endswith(".c")))
+        ext.sources = [wrap, os.path.join(HERE, "impl.c")] + \
+            sorted(os.path.join(LIB, s) for s in os.listdir(LIB) if s.endswith(".c"))
         super().build_extension(ext)
         dest = os.path.dirname(os.path.abspath(self.get_ext_fullpath(ext.name)))
         os.makedirs(dest, exist_ok=True)
@@ -65,7 +62,7 @@ setup(
     ext_modules=[Extension(
         "tcpsession._core",
         sources=["tcpsession.i"],  # replaced by BuildExt
-        include_dirs=[TOP, CLI, LIB, HERE],
+        include_dirs=[TOP, LIB, HERE],
         define_macros=[("_POSIX_C_SOURCE", "200809L")],
         extra_compile_args=["-std=c99"],
         libraries=["crypto", "archive", "z"],

@@ -662,15 +662,42 @@ class TCPSessions:
 
     def dump_all_sessions(self, out_dir, *options):
         """Write every session as ``tcpsession extract -o out_dir CAPTURE`` does (the same
-        C code): out_dir/CAPTURE/N/N.json and the other files. Extra command-line
-        options of extract may be given (e.g. "--outputs", "json,index")."""
+        C writer): out_dir/CAPTURE/N/N.json and the other files. The options of extract
+        that concern one capture may be given: "--outputs", "json,index"; "--no-js";
+        "--tcpflow-names"; "-s", N; "-e", "IP:PORT,IP:PORT"."""
         if not self.pcap:
             raise ValueError("nothing processed")
-        args = [b"extract", b"-o", os.fsencode(out_dir)] + [os.fsencode(o) for o in options] + \
-               [os.fsencode(self.pcap)]
-        rc = _core.px_extract(args)
+        outputs, no_js, tcpflow, stream, endpoints = "", False, False, -1, ""
+        opts = iter(options)
+        for o in opts:
+            if o in ("--outputs", "-s", "-e"):
+                v = next(opts, None)
+                if v is None:
+                    raise ValueError("dump_all_sessions: %s wants a value" % o)
+                if o == "--outputs":
+                    outputs = str(v)
+                elif o == "-s":
+                    stream = int(v)
+                    if stream < 0:
+                        raise ValueError("dump_all_sessions: -s wants a stream number")
+                else:
+                    endpoints = str(v)
+            elif o == "--no-js":
+                no_js = True
+            elif o == "--tcpflow-names":
+                tcpflow = True
+            else:
+                raise ValueError("dump_all_sessions: not an option of one capture's extract: %r" % (o,))
+        if no_js:
+            names = (outputs or "all").replace("all", "json,data,transcript,hex,js,index").split(",")
+            outputs = ",".join(n for n in names if n and n != "js") or "none"
+        rel = os.path.basename(self.session_dirs(out_dir))
+        rc, msg = _core.px_extract(os.fsencode(self.pcap), os.fsencode(out_dir), os.fsencode(rel),
+                                   outputs, int(tcpflow), stream, endpoints)
+        if rc == 2:
+            raise ValueError("dump_all_sessions: " + msg)
         if rc != 0:
-            raise Error(-3, 0, "tcpsession extract failed with exit status %d" % rc, "TCPS_E_IO")
+            raise Error(-3, 0, "tcpsession extract failed (exit status %d): %s" % (rc, msg), "TCPS_E_IO")
 
     def session_dirs(self, out_dir):
         """The folder dump_all_sessions writes this capture's sessions into."""
