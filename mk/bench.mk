@@ -1,8 +1,8 @@
 # Benchmarks: programs, not timed tests; each runs the peers and the physical
 # limit of its job on the same capture in the same run (tests/bench/README.md).
-#   make bench   bench-reader, bench-engine and bench-cli
+#   make bench   bench-reader, bench-engine, bench-cli and bench-layer
 
-.PHONY: bench bench-reader bench-engine bench-cli
+.PHONY: bench bench-reader bench-engine bench-cli bench-layer
 # The reader benchmark needs libpcap (pkg-config or the plain header).
 BENCH_MB    ?= 1024
 BENCH_FILE  ?= $(BUILD)/bench/traffic-$(BENCH_MB)M.pcap
@@ -20,7 +20,17 @@ $(BUILD)/bench/bench_reader: tests/bench/bench_reader.c
 $(BENCH_FILE): | $(BUILD)/bench/gen_traffic
 	$(BUILD)/bench/gen_traffic $@.tmp $(BENCH_MB) && mv $@.tmp $@
 
-bench: bench-reader bench-engine bench-cli
+bench: bench-reader bench-engine bench-cli bench-layer
+
+$(BUILD)/bench/bench_upto: tests/bench/bench_upto.c tcpsession.h
+	@mkdir -p $(dir $@)
+	$(CC) $(STD) $(WARN) -O2 -g -DNDEBUG $(DEPFLAGS) -I. -o $@ $<
+
+# the everyday commands against the engine under them and the physical
+# limit of each job (openssl dgst, cp), with ratios and targets
+bench-layer: $(CLI_BIN) $(BUILD)/bench/bench_upto
+	@$(MAKE) --no-print-directory $(BENCH_FILE)
+	TCPSESSION=$(CLI_BIN) BUILD=$(BUILD) bash tests/bench/bench_layer.sh $(BENCH_FILE)
 
 # the command against tcpflow, tshark and sha256sum on the same capture
 bench-cli: $(CLI_BIN)

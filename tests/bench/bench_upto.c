@@ -1,0 +1,80 @@
+/* bench_upto - the engine with a no-op callback, the floor the command's
+   speed is measured against (tests/bench/bench_layer.sh).
+
+       bench_upto CAPTURE          read and reassemble all of CAPTURE
+       bench_upto CAPTURE STREAM   only up to the last packet of session STREAM
+
+   With STREAM, a first pass (not timed) finds that session's last frame;
+   the timed pass then feeds the packets up to it and stops, which is the
+   least any tool must do to have the whole session. Prints
+   "seconds S packets P" with S the wall time of the timed pass (opening the
+   capture to destroying the context). */
+#define _POSIX_C_SOURCE 200809L
+#define TCPSESSION_IMPLEMENTATION
+#include "tcpsession.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+typedef struct find {
+    uint64_t stream, last_frame;
+    int found;
+} find;
+
+static int on_close(const tcps_event *ev, void *user) {
+    find *f = (find *)user;
+    if (ev->session->stream == f->stream) f->last_frame = ev->session->last_frame, f->found = 1;
+    return 0;
+}
+
+static int noop(const tcps_event *ev, void *user) {
+    (void)ev, (void)user;
+    return 0;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    tcps_config cfg = {0};
+    tcps_reader *rd;
+    tcps_ctx *ctx;
+    tcps_packet pkt;
+    find f = {0, 0, 0};
+    uint64_t n = 0;
+    double t0;
+    int rc;
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: bench_upto CAPTURE [STREAM]\n");
+        return 2;
+    }
+    if (argc == 3) {
+        f.stream = strtoull(argv[2], NULL, 10);
+        cfg.callbacks.on_close = on_close;
+        cfg.user = &f;
+        if (tcps_reader_open_path(&rd, argv[1], NULL) || tcps_create(&ctx, &cfg)) return 1;
+        tcps_run(ctx, rd);
+        tcps_destroy(ctx);
+        tcps_reader_close(rd);
+        if (!f.found) {
+            fprintf(stderr, "bench_upto: no stream %s\n", argv[2]);
+            return 1;
+        }
+    }
+    cfg.callbacks.on_open = cfg.callbacks.on_data = cfg.callbacks.on_gap = cfg.callbacks.on_close = noop;
+    cfg.user = NULL;
+    t0 = now();
+    if (tcps_reader_open_path(&rd, argv[1], NULL) || tcps_create(&ctx, &cfg)) return 1;
+    while ((!f.found || n < f.last_frame) && (rc = tcps_reader_next(rd, &pkt)) == TCPS_OK) {
+        n++;
+        tcps_feed_packet(ctx, &pkt);
+    }
+    if (!f.found) tcps_finish(ctx);
+    tcps_destroy(ctx);
+    tcps_reader_close(rd);
+    printf("seconds %.4f packets %llu\n", now() - t0, (unsigned long long)n);
+    return 0;
+}
