@@ -1,8 +1,12 @@
-/* Opening a capture: a path or stdin, plain or gzip-compressed. */
+/* Opening a capture: a path or stdin, plain or gzip-compressed. A plain
+   regular file is mapped and read from memory: one copy less than read(2)
+   (the engine's spans then point into the page cache), measured faster
+   with the pages cached (tests/bench/bench_layer.sh). */
 #include "tsl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -43,6 +47,14 @@ int tsl_capture_open(tsl_capture *c, const char *path, char *err, size_t errlen)
             if (S_ISREG(st.st_mode)) c->size = (uint64_t)st.st_size;
         }
         if (read(fd, magic, 2) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) is_gz = 1;
+        if (!is_gz && c->size > 0 && c->size <= (uint64_t)SIZE_MAX) {
+            void *m = mmap(NULL, (size_t)c->size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (m != MAP_FAILED) {
+                posix_madvise(m, (size_t)c->size, POSIX_MADV_SEQUENTIAL);
+                c->map_ = m;
+                c->map_len_ = (size_t)c->size;
+            }
+        }
         close(fd);
         if (is_gz) {
             if (!(c->gz_ = gzopen(path, "rb"))) return fail(c, err, errlen, TCPS_E_IO, "cannot open");
@@ -52,6 +64,8 @@ int tsl_capture_open(tsl_capture *c, const char *path, char *err, size_t errlen)
     if (c->gz_) {
         gzbuffer((gzFile)c->gz_, 1 << 17);
         rc = tcps_reader_open_callback(&c->rd, gz_read, c->gz_, NULL);
+    } else if (c->map_) {
+        rc = tcps_reader_open_memory(&c->rd, c->map_, c->map_len_, NULL);
     } else {
         rc = tcps_reader_open_path(&c->rd, path, NULL);
     }
@@ -62,6 +76,8 @@ int tsl_capture_open(tsl_capture *c, const char *path, char *err, size_t errlen)
 void tsl_capture_close(tsl_capture *c) {
     if (c->rd) tcps_reader_close(c->rd);
     if (c->gz_) gzclose((gzFile)c->gz_);
+    if (c->map_) munmap(c->map_, c->map_len_);
     c->rd = NULL;
     c->gz_ = NULL;
+    c->map_ = NULL;
 }

@@ -36,7 +36,7 @@
 #define MD5_HEX 3
 
 #define LRU_MIN 16      /* descriptors kept open per capture: at least */
-#define FBUF 16384      /* write buffer of each open file */
+#define FBUF 32768      /* write buffer of each open file */
 
 struct ex_sess;
 struct ex_run;
@@ -467,21 +467,23 @@ static int on_data(tsl_session *cs, const tcps_event *ev, void *user) {
     ex_chunk *c;
     char head[200];
     if (!s) return 0;
-    if (s->nch == s->cch) {
-        size_t nc = s->cch ? s->cch * 2 : 16;
-        ex_chunk *nv = (ex_chunk *)realloc(s->ch, nc * sizeof *nv);
-        if (!nv) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
-        s->ch = nv;
-        s->cch = nc;
+    if (out & OUT_JSON) { /* the exchange, listed in N.json */
+        if (s->nch == s->cch) {
+            size_t nc = s->cch ? s->cch * 2 : 16;
+            ex_chunk *nv = (ex_chunk *)realloc(s->ch, nc * sizeof *nv);
+            if (!nv) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
+            s->ch = nv;
+            s->cch = nc;
+        }
+        c = &s->ch[s->nch++];
+        c->dir = ev->dir;
+        c->offset = ev->offset;
+        c->length = ev->data.len;
+        c->frame = ev->data_frame;
+        c->rel_frame = ev->frame;
+        c->ts = ev->data_ts;
+        c->filepos = s->filepos[ev->dir];
     }
-    c = &s->ch[s->nch++];
-    c->dir = ev->dir;
-    c->offset = ev->offset;
-    c->length = ev->data.len;
-    c->frame = ev->data_frame;
-    c->rel_frame = ev->frame;
-    c->ts = ev->data_ts;
-    c->filepos = s->filepos[ev->dir];
     s->filepos[ev->dir] += ev->data.len;
     if (out & OUT_JSON) {
         tsl_hash_update(s->md5[ev->dir], ev->data.ptr, ev->data.len);

@@ -96,12 +96,14 @@ char *tsl_row_json_string(const tsl_row *r, const char *capture);
 typedef struct tsl_capture {
     tcps_reader *rd;
     uint64_t size; /* bytes of the file; 0 when unknown (a pipe, gzip) */
-    void *gz_;
+    void *gz_, *map_;
+    size_t map_len_;
 } tsl_capture;
 
 /* Open a capture for reading: a path, or "-" for stdin; gzip-compressed
    input (known by its first two bytes, whatever the name) is decompressed
-   as it is read. Returns TCPS_OK, or a TCPS_E_* code with a message in err
+   as it is read; a plain regular file is mapped into memory (it must not
+   shrink while it is read). Returns TCPS_OK, or a TCPS_E_* code with a message in err
    (the path is not in it). A directory is refused. */
 int tsl_capture_open(tsl_capture *c, const char *path, char *err, size_t errlen);
 void tsl_capture_close(tsl_capture *c);
