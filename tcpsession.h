@@ -579,6 +579,9 @@ typedef struct tcps_session {
     uint8_t first_dir;    /* direction of the session's first packet; its
                              source is tshark's "node 0" */
     uint8_t end;          /* TCPS_END_* (NONE while open) */
+    uint8_t ending;       /* TCPS_END_FIN or _RST once the session ends so: its
+                             CLOSE comes linger_ms later. After FIN no more
+                             bytes can be delivered; after RST some may */
     uint8_t handshake;    /* bits: 1 SYN, 2 SYN-ACK, 4 ACK of the handshake seen */
     uint8_t vlan_count;
     uint16_t vlan[TCPS_MAX_VLAN];
@@ -3972,6 +3975,7 @@ TCPS__PRIVATE void tcps__start_closing(tcps_ctx *c, tcps__sess *s, int hint) {
     if (s->state != TCPS__OPEN) return;
     s->state = TCPS__CLOSING;
     s->end_hint = (uint8_t)hint;
+    s->pub.ending = (uint8_t)hint;
     s->close_ts = c->now;
     s->cprev = c->closing_tail;
     s->cnext = NULL;

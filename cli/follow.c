@@ -59,6 +59,7 @@ typedef struct fw_target {
     uint64_t stream;
     tcps_endpoint a, b; /* by_tuple */
     int found, done;
+    const tcps_session *sess; /* the engine's, from open to close */
     tcps_endpoint node[2];
     int first_dir;
     fw_rec *rec;
@@ -144,6 +145,7 @@ static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
             hit = t->stream == cs->stream;
         if (!hit) continue;
         t->found = 1;
+        t->sess = cs->s;
         t->first_dir = cs->first_dir;
         t->node[0] = cs->first_dir == TCPS_C2S ? cs->client : cs->server;
         t->node[1] = cs->first_dir == TCPS_C2S ? cs->server : cs->client;
@@ -208,11 +210,25 @@ static int on_close(tsl_session *cs, const tcps_event *ev, void *user) {
     fw_target *t;
     size_t i;
     (void)ev;
-    for (t = (fw_target *)cs->user; t; t = t->next_same) t->done = 1;
+    for (t = (fw_target *)cs->user; t; t = t->next_same) t->done = 1, t->sess = NULL;
     if (!cs->user) return 0;
     for (i = 0; i < st->ntg; i++)
         if (!st->tg[i]->done) return 0;
     return FW_STOP; /* nothing more to follow: stop reading */
+}
+
+/* After each packet: once every followed session is closed or ends by FINs
+   (whose bytes are final while its close waits linger_ms for late
+   segments), nothing more can be printed: stop reading. */
+static int on_packet(uint64_t sessions, void *user) {
+    fw_state *st = (fw_state *)user;
+    size_t i;
+    (void)sessions;
+    for (i = 0; i < st->ntg; i++) {
+        const fw_target *t = st->tg[i];
+        if (!t->done && !(t->sess && t->sess->ending == TCPS_END_FIN)) return 0;
+    }
+    return FW_STOP;
 }
 
 /* ------------------------------------------------------------- output */
@@ -676,6 +692,8 @@ int cmd_follow(int argc, char **argv) {
     hooks.gap = on_gap;
     hooks.close = on_close;
     hooks.user = &st;
+    hooks.packet = on_packet;
+    hooks.packet_user = &st;
     rc = cli_run(&in, NULL, 0, &hooks, NULL, NULL);
     cli_close(&in);
     if (rc == FW_STOP) rc = CLI_OK;

@@ -62,20 +62,30 @@ void cli_progress(cli_input *in, uint64_t sessions, int final) {
 
 /* ---------------------------------------------------------- cli_run */
 
+typedef struct run_packet {
+    cli_input *in;
+    const tsl_hooks *hooks; /* the command's */
+} run_packet;
+
+/* after each packet: the progress line, then the command's own hook */
 static int run_progress(uint64_t sessions, void *user) {
-    cli_progress((cli_input *)user, sessions, 0);
-    return 0;
+    run_packet *rp = (run_packet *)user;
+    cli_progress(rp->in, sessions, 0);
+    return rp->hooks && rp->hooks->packet ? rp->hooks->packet(sessions, rp->hooks->packet_user) : 0;
 }
 
 int cli_run(cli_input *in, const tcps_config *cfg, unsigned flags, const tsl_hooks *hooks, tcps_stats *stats,
             tcps_decode_stats *dstats) {
     static const tsl_hooks none;
     tsl_hooks h = hooks ? *hooks : none;
+    run_packet rp;
     char err[320];
     int rc;
     if (in->progress) {
+        rp.in = in;
+        rp.hooks = hooks;
         h.packet = run_progress;
-        h.packet_user = in;
+        h.packet_user = &rp;
     }
     rc = tsl_collect(in->rd, cfg, flags, &h, stats, dstats, err, sizeof err);
     cli_progress(in, stats ? stats->sessions : 0, 1);

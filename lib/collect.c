@@ -120,9 +120,9 @@ int tsl_collect(tcps_reader *rd, const tcps_config *base, unsigned flags, const 
     tcps_config cfg;
     tcps_ctx *ctx;
     tcps_event ev;
+    tcps_packet pkt;
     collector c;
-    uint64_t offset = 0;
-    int rc;
+    int rc, rerr = 0, finished = 0;
     if (err && errlen) err[0] = 0;
     if (base) cfg = *base;
     else memset(&cfg, 0, sizeof cfg);
@@ -142,18 +142,28 @@ int tsl_collect(tcps_reader *rd, const tcps_config *base, unsigned flags, const 
         set_err(err, errlen, NULL, rc);
         return rc;
     }
-    while ((rc = tcps_next(ctx, rd, &ev)) == TCPS_OK) {
-        if ((rc = dispatch(&c, &ev)) != 0) break;
-        if (c.hooks->packet && tcps_reader_offset(rd) != offset) {
-            offset = tcps_reader_offset(rd);
-            if ((rc = c.hooks->packet(c.sessions, c.hooks->packet_user)) != 0) break;
+    /* a packet at a time, its events queued (TCPS_F_PULL) and taken with
+       tcps_next, then the packet hook; at the end (or a capture error) the
+       queue of tcps_finish */
+    for (rc = TCPS_OK; rc == TCPS_OK && !finished;) {
+        int r = tcps_reader_next(rd, &pkt);
+        if (r == TCPS_OK) {
+            rc = tcps_feed_packet(ctx, &pkt);
+        } else {
+            if (r < 0) rerr = r;
+            rc = tcps_finish(ctx);
+            finished = 1;
         }
+        if (rc < 0) break;
+        while ((rc = tcps_next(ctx, NULL, &ev)) == TCPS_OK)
+            if ((rc = dispatch(&c, &ev)) != 0) break;
+        if (rc == TCPS_DONE) rc = TCPS_OK;
+        if (rc == TCPS_OK && !finished && c.hooks->packet) rc = c.hooks->packet(c.sessions, c.hooks->packet_user);
     }
-    if (rc == TCPS_DONE) rc = TCPS_OK;
-    /* a hook that stopped while the sessions were closed after a capture
-       error does not hide the error */
-    if (rc > 0 && tcps_reader_error(rd)->code < 0) rc = tcps_reader_error(rd)->code;
-    if (rc < 0) set_err(err, errlen, tcps_ctx_error(ctx), rc);
+    /* the capture's error, after every session before it was delivered; a
+       hook that stopped while they closed does not hide it */
+    if (rerr && rc >= 0) rc = rerr;
+    if (rc < 0) set_err(err, errlen, rc == rerr ? tcps_reader_error(rd) : tcps_ctx_error(ctx), rc);
     if (stats) {
         *stats = *tcps_ctx_stats(ctx);
         stats->decode = dstats;

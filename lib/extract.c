@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -36,6 +37,7 @@
 #define MD5_HEX 3
 
 #define LRU_MIN 16      /* descriptors kept open per capture: at least */
+#define LRU_MAX 1000    /* and at most, by default */
 #define FBUF 32768      /* write buffer of each open file */
 
 struct ex_sess;
@@ -944,6 +946,12 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
     r.errmsg = res->error;
     r.errlen = sizeof res->error;
     r.want_data = o.outputs & (OUT_DATA | OUT_JSON | OUT_JS);
+    if (!o.max_open_files) { /* what the soft limit allows; it is not raised here */
+        struct rlimit rl;
+        o.max_open_files = LRU_MAX;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LRU_MAX + 64)
+            o.max_open_files = rl.rlim_cur > 64 + LRU_MIN ? (int)(rl.rlim_cur - 64) : LRU_MIN;
+    }
     r.lru_cap = o.max_open_files > LRU_MIN ? o.max_open_files : LRU_MIN;
     r.capfd = make_folder(o.outdir_name, outfd, rel, res->error, sizeof res->error);
     if (r.capfd < 0) return TSL_EXTRACT_OUTPUT;

@@ -57,7 +57,8 @@ typedef struct tsl_extract_options {
     uint64_t stream;
     int have_endpoints;     /* only sessions between these two, either way */
     tcps_endpoint endpoints[2];
-    int max_open_files;     /* descriptors the file cache may hold (0: 16) */
+    int max_open_files;     /* descriptors the file cache may hold; 0: what the
+                               soft RLIMIT_NOFILE leaves (64 kept free), 16 to 1000 */
     const char *outdir_name; /* the output directory as messages name it (NULL: ".") */
     int (*progress)(uint64_t sessions, void *user); /* after each packet; non-zero stops */
     void *progress_user;

@@ -489,3 +489,63 @@ Test(collect, capture_error_after_every_session) {
     free(r.v);
     capw_free(&cap);
 }
+
+/* tcps_session.ending, which follow stops on: set before the close of
+   every session closed by FINs or a RST (the close waits linger_ms), never
+   on another, and after FINs no byte and no gap comes for the session; on
+   thousands of reused-tuple sessions with loss, duplicates, reordering and
+   late retransmissions. */
+typedef struct endings {
+    uint64_t fin_early, rst_early, data_after_fin, closes_fin, closes_rst, others_marked;
+} endings;
+
+static int e_data(tsl_session *ss, const tcps_event *ev, void *user) {
+    (void)ev;
+    if (ss->s->ending == TCPS_END_FIN) ((endings *)user)->data_after_fin++;
+    return 0;
+}
+
+static int e_close(tsl_session *ss, const tcps_event *ev, void *user) {
+    endings *e = (endings *)user;
+    if (ev->reason == TCPS_END_FIN) e->closes_fin++, e->fin_early += ss->s->ending == TCPS_END_FIN;
+    else if (ev->reason == TCPS_END_RST) e->closes_rst++, e->rst_early += ss->s->ending == TCPS_END_RST;
+    else if (ss->s->ending) e->others_marked++;
+    return 0;
+}
+
+Test(collect, ending_comes_before_the_close, .timeout = 120) {
+    sg_params p;
+    sg_traffic t;
+    capw_buf cap;
+    tcps_reader *rd;
+    tsl_hooks h;
+    endings e;
+    char err[256];
+    sg_params_default(&p, 0x75110004u, 3000);
+    p.filler_open = 500;
+    p.loss_pct = 1;
+    p.dup_pct = 5;
+    p.reorder_pct = 5;
+    p.late_pct = 20;
+    p.rst_pct = 15;
+    sg_generate(&t, &p);
+    sg_write_pcap(&t, &cap);
+    memset(&h, 0, sizeof h);
+    memset(&e, 0, sizeof e);
+    h.data = e_data;
+    h.gap = e_data;
+    h.close = e_close;
+    h.user = &e;
+    cr_assert_eq(tcps_reader_open_memory(&rd, cap.data, cap.len, NULL), TCPS_OK);
+    cr_assert_eq(tsl_collect(rd, NULL, 0, &h, NULL, NULL, err, sizeof err), TCPS_OK, "%s", err);
+    tcps_reader_close(rd);
+    cr_assert_gt(e.closes_fin, 1500, "%llu FIN closes", (unsigned long long)e.closes_fin);
+    cr_assert_gt(e.closes_rst, 200, "%llu RST closes", (unsigned long long)e.closes_rst);
+    cr_assert_eq(e.fin_early, e.closes_fin);
+    cr_assert_eq(e.rst_early, e.closes_rst);
+    cr_assert_eq(e.others_marked, 0);
+    cr_assert_eq(e.data_after_fin, 0, "%llu data or gap events after ending by FINs",
+                 (unsigned long long)e.data_after_fin);
+    sg_free(&t);
+    capw_free(&cap);
+}
