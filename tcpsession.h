@@ -4121,9 +4121,13 @@ TCPS__PRIVATE void tcps__seg_notes(tcps__sess *s, int dir, const tcps_segment *g
 
 /* Start (or re-base) direction d at segment g; 1 when it was not started. */
 TCPS__PRIVATE int tcps__seg_start(tcps__sess *s, int dir, const tcps_segment *g, uint32_t seq_data) {
-    tcps__dir *d = &s->d[dir];
+    tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
     int syn = (g->flags & TCPS_TH_SYN) != 0, fresh = !d->started;
-    if (fresh || (syn && d->next == 0 && d->heap.n == 0 && s->pub.dir[dir].missing == 0 &&
+    /* a SYN-ACK that acknowledges another SYN than the peer's is a late one
+       of an earlier connection on the 4-tuple */
+    int other_conn = syn && (g->flags & TCPS_TH_ACK) && p->started && s->pub.dir[!dir].syn_seen &&
+                     g->ack != p->isn + 1u;
+    if (fresh || (syn && !other_conn && d->next == 0 && d->heap.n == 0 && s->pub.dir[dir].missing == 0 &&
                   d->base_seq != seq_data)) {
         /* tshark's base sequence: the SYN's, or one before the first byte
            seen (so a later SYN with that number is not taken for a new

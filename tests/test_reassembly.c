@@ -716,3 +716,38 @@ Test(limits, overlap_last_policy) {
     tcps_finish(ctx);
     assert_dir(0, TCPS_C2S, "01234BBBBBeeeeeeeeDDDDDDDDDDDD");
 }
+
+/* A SYN-ACK of an earlier connection on the same 4-tuple comes late (a
+   relay held it): other sequence number, and an ACK of another client SYN.
+   It must not re-base the server's direction, which has sent nothing yet:
+   taken, the client's next ACK of the real SYN-ACK would acknowledge
+   65,612 bytes the server never sent (seen on a live capture of reused
+   ports through a lossy relay). */
+Test(reassembly, late_syn_ack_of_an_earlier_connection_is_not_taken) {
+    handshake(0);
+    cdata(0, "request", 10);
+    ru_seg(ctx, S, C, SISN - 65614u, CISN - 168610u, RU_SA, NULL, 0, 11);
+    ru_seg(ctx, C, S, CISN + 1 + 7, SISN + 1, RU_A, NULL, 0, 12);
+    ru_seg(ctx, S, C, SISN + 1, CISN + 1 + 7, RU_RA, NULL, 0, 13);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.n, 1, "%zu sessions", (size_t)rec.n);
+    cr_assert_eq(rec.s[0].d[1].missing, 0, "%llu bytes missing s2c", (unsigned long long)rec.s[0].d[1].missing);
+    cr_assert_eq(rec.s[0].d[1].delivered, 0);
+    cr_assert_eq(rec.s[0].d[0].delivered, 7);
+    cr_assert_eq(rec.s[0].reason, TCPS_END_RST);
+}
+
+/* The server's first SYN-ACK was lost; the one that comes acknowledges the
+   client's SYN and re-bases the direction as before. */
+Test(reassembly, syn_ack_acking_the_syn_still_rebases) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
+    ru_seg(ctx, S, C, SISN + 77, 0, RU_R, NULL, 0, 1); /* a stray RST starts nothing */
+    ru_seg(ctx, S, C, SISN, CISN + 1, RU_SA, NULL, 0, 2);
+    ru_seg(ctx, C, S, CISN + 1, SISN + 1, RU_A, NULL, 0, 3);
+    sdata(0, "hello", 0, 4);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[1].delivered, 5);
+    cr_assert_eq(rec.s[0].d[1].missing, 0);
+}
