@@ -4123,10 +4123,12 @@ TCPS__PRIVATE void tcps__seg_notes(tcps__sess *s, int dir, const tcps_segment *g
 TCPS__PRIVATE int tcps__seg_start(tcps__sess *s, int dir, const tcps_segment *g, uint32_t seq_data) {
     tcps__dir *d = &s->d[dir], *p = &s->d[!dir];
     int syn = (g->flags & TCPS_TH_SYN) != 0, fresh = !d->started;
-    /* a SYN-ACK that acknowledges another SYN than the peer's is a late one
-       of an earlier connection on the 4-tuple */
-    int other_conn = syn && (g->flags & TCPS_TH_ACK) && p->started && s->pub.dir[!dir].syn_seen &&
-                     g->ack != p->isn + 1u;
+    /* a SYN-ACK whose ACK lies before the peer's SYN (or absurdly far
+       beyond what it sent) acknowledges another SYN: a late one of an
+       earlier connection on the 4-tuple. An ACK beyond the SYN by its data
+       (Fast Open) is this connection's. */
+    int64_t ao = (g->flags & TCPS_TH_ACK) && p->started ? tcps__unwrap(p, g->ack) : 0;
+    int other_conn = syn && s->pub.dir[!dir].syn_seen && (ao < 0 || ao - (int64_t)p->next > TCPS__ACK_SANITY);
     if (fresh || (syn && !other_conn && d->next == 0 && d->heap.n == 0 && s->pub.dir[dir].missing == 0 &&
                   d->base_seq != seq_data)) {
         /* tshark's base sequence: the SYN's, or one before the first byte

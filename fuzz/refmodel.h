@@ -409,12 +409,13 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
     if (g->flags & TCPS_TH_ACK) rm_model_ack(m, !g->from, g->ack);
     if (!d->started || (syn && d->D == 0 && d->base != seq_data &&
                         !((g->flags & TCPS_TH_ACK) && p->started && m->out->t[!g->from].syn_seen &&
-                          g->ack != p->isn + 1u))) {
+                          (rm_offset(p, g->ack) < 0 || rm_offset(p, g->ack) - (int64_t)p->D > ((int64_t)1 << 30))))) {
         /* Offset 0 is the first byte seen (after the SYN's sequence number).
            A SYN moves offset 0 while nothing has been delivered or is
            waiting (with D == 0 no gap can have been reported either),
-           unless it is a SYN-ACK of another SYN than the peer's: a late one
-           of an earlier connection on the 4-tuple.
+           unless it is a SYN-ACK whose ACK lies before the peer's SYN (or
+           absurdly far beyond): a late one of an earlier connection on the
+           4-tuple.
            A FIN or ACK offset seen before it belonged to the old
            numbering and is forgotten. */
         int waiting = 0;

@@ -738,8 +738,9 @@ Test(reassembly, late_syn_ack_of_an_earlier_connection_is_not_taken) {
     cr_assert_eq(rec.s[0].reason, TCPS_END_RST);
 }
 
-/* The server's first SYN-ACK was lost; the one that comes acknowledges the
-   client's SYN and re-bases the direction as before. */
+/* A stray RST started the server's direction; the SYN-ACK that comes
+   acknowledges the client's SYN and re-bases the direction as before, and
+   so does one that acknowledges Fast Open data of the SYN as well. */
 Test(reassembly, syn_ack_acking_the_syn_still_rebases) {
     ru_seg(ctx, C, S, CISN, 0, RU_S, NULL, 0, 0);
     ru_seg(ctx, S, C, SISN + 77, 0, RU_R, NULL, 0, 1); /* a stray RST starts nothing */
@@ -748,6 +749,19 @@ Test(reassembly, syn_ack_acking_the_syn_still_rebases) {
     sdata(0, "hello", 0, 4);
     tcps_finish(ctx);
     cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[1].delivered, 5);
+    cr_assert_eq(rec.s[0].d[1].missing, 0);
+}
+
+Test(reassembly, syn_ack_of_fast_open_data_rebases) {
+    ru_seg(ctx, C, S, CISN, 0, RU_S, "early", 5, 0);
+    ru_seg(ctx, S, C, SISN + 77, 0, RU_R, NULL, 0, 1);
+    ru_seg(ctx, S, C, SISN, CISN + 1 + 5, RU_SA, NULL, 0, 2);
+    ru_seg(ctx, C, S, CISN + 1 + 5, SISN + 1, RU_A, NULL, 0, 3);
+    sdata(0, "hello", 5, 4);
+    tcps_finish(ctx);
+    cr_assert_eq(rec.errors, 0);
+    cr_assert_eq(rec.s[0].d[0].delivered, 5);
     cr_assert_eq(rec.s[0].d[1].delivered, 5);
     cr_assert_eq(rec.s[0].d[1].missing, 0);
 }
