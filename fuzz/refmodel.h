@@ -141,6 +141,7 @@ typedef struct rm_out {
     int opened, closed, end_reason;
     /* what the model went through (to see what a generator reaches) */
     int rebases, fin_voids, fin_drops, rst_ignored, walled;
+    int older;         /* segments dropped as an earlier connection's */
     int errors;        /* invariant violations */
     char err[256];     /* the first one */
 } rm_out;
@@ -397,8 +398,10 @@ static void rm_model_segment(rm_model *m, const rm_seg_in *g, const uint8_t *pay
        sent since, or is a reset without ACK (dropped in SYN-SENT): an
        earlier connection's, not this one's */
     if (m->opened && fresh && m->out->t[!g->from].syn_seen && !syn &&
-        ((g->flags & TCPS_TH_ACK) ? rm_offset(p, g->ack) < 0 : (g->flags & TCPS_TH_RST) != 0))
+        ((g->flags & TCPS_TH_ACK) ? rm_offset(p, g->ack) < 0 : (g->flags & TCPS_TH_RST) != 0)) {
+        m->out->older++;
         return;
+    }
     if (!m->opened) {
         m->opened = 1;
         m->first_from = g->from;

@@ -18,7 +18,9 @@
    - No live session but a tombstone: a SYN (with or without ACK) whose
      sequence number is not the ISN its side had removes the tombstone and
      starts a new session. Anything else is late (a retransmission, an ACK,
-     data sent after the close): dropped and counted.
+     data sent after the close): dropped and counted. So is a segment the
+     live session's model drops as an earlier connection's (one that would
+     start a direction but acknowledges nothing since the peer's SYN).
    - Neither: a new session starts.
    - Before a new session starts with max_sessions live, the live session
      that was given a segment longest ago ends (EVICTED, or its close reason
@@ -247,7 +249,11 @@ SG_FN void sm_segment(sm_model *m, uint32_t tuple, uint32_t conn, const rm_seg_i
     if (at < 0) at = (long)sm_new_session(m, tuple, conn);
     s = m->s[at];
     s->touch = ++m->touch;
-    rm_model_segment(&s->m, g, payload, frame);
+    {
+        int older = s->out.older;
+        rm_model_segment(&s->m, g, payload, frame);
+        if (s->out.older != older) m->late++; /* an earlier connection's: late, as the engine counts it */
+    }
     if (s->state == SM_OPEN && s->m.closing) {
         s->state = SM_CLOSING;
         s->close_ts = m->now;

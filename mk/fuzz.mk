@@ -15,6 +15,10 @@ FUZZ_FLAGS  := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointe
                -fno-sanitize-recover=all
 # harnesses over the shared layer: fuzz_NAME links lib/ and its libraries
 FUZZ_LIB_NAMES := fuzz_http_js
+# A build of several sources records with -MMD only the last one's headers:
+# those rules take the harness's from a -MM pass of their own, and the
+# shared layer's headers as prerequisites.
+FUZZ_MM = $(CC) $(STD) $(LIB_DEFS) -MM -MP -MT $@ -MF $@.d $<
 
 .PHONY: fuzz fuzz-corpus fuzz-run fuzz-regress
 fuzz: $(FUZZ_BINS) $(FUZZ_REPLAY)
@@ -25,15 +29,18 @@ $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c
 
 $(BUILD)/fuzz/fuzz_%-replay: fuzz/fuzz_%.c fuzz/driver.c
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(DEPFLAGS) -I. -o $@ $< fuzz/driver.c
+	@$(FUZZ_MM)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) -I. -o $@ $< fuzz/driver.c
 
-$(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES)): $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
+$(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES)): $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< $(LIB_SRCS) $(LIB_LIBS)
+	@$(FUZZ_MM)
+	$(FUZZ_CC) $(STD) $(WARN) $(FUZZ_FLAGS) $(LIB_DEFS) -o $@ $< $(LIB_SRCS) $(LIB_LIBS)
 
-$(addsuffix -replay,$(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES))): $(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/driver.c $(LIB_SRCS)
+$(addsuffix -replay,$(addprefix $(BUILD)/fuzz/,$(FUZZ_LIB_NAMES))): $(BUILD)/fuzz/%-replay: fuzz/%.c fuzz/driver.c $(LIB_SRCS) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(DEPFLAGS) $(LIB_DEFS) -o $@ $< fuzz/driver.c $(LIB_SRCS) $(LIB_LIBS)
+	@$(FUZZ_MM)
+	$(CC) $(STD) $(WARN) $(SAN_FLAGS) $(LIB_DEFS) -o $@ $< fuzz/driver.c $(LIB_SRCS) $(LIB_LIBS)
 
 $(BUILD)/fuzz/make_seeds: fuzz/make_seeds.c
 	@mkdir -p $(dir $@)
