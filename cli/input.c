@@ -79,8 +79,10 @@ int cli_run(cli_input *in, const tcps_config *cfg, unsigned flags, const tsl_hoo
     static const tsl_hooks none;
     tsl_hooks h = hooks ? *hooks : none;
     run_packet rp;
+    tcps_stats own; /* for the final progress line when the caller wants none */
     char err[320];
     int rc;
+    if (!stats) stats = &own;
     if (in->progress) {
         rp.in = in;
         rp.hooks = hooks;
@@ -88,7 +90,7 @@ int cli_run(cli_input *in, const tcps_config *cfg, unsigned flags, const tsl_hoo
         h.packet_user = &rp;
     }
     rc = tsl_collect(in->rd, cfg, flags, &h, stats, dstats, err, sizeof err);
-    cli_progress(in, stats ? stats->sessions : 0, 1);
+    cli_progress(in, stats->sessions, 1);
     if (rc >= 0) return rc;
     if (tcps_reader_error(in->rd)->code == rc) {
         cli_err("%s: %s; sessions up to there are complete, the rest is partial", in->name, err);
