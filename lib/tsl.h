@@ -115,21 +115,127 @@ typedef struct tsl_dir {
     char sha256[TSL_HEX_MAX]; /* hex once the session closed; "" without TSL_HASH */
 } tsl_dir;
 
+/* A chunk of delivered bytes (TSL_KEEP_CHUNKS), in exchange order */
+typedef struct tsl_chunk {
+    uint64_t offset, length; /* stream offset of its first byte; its bytes */
+    uint64_t pos;            /* where they are in the direction's kept bytes */
+    uint64_t frame, data_frame;
+    tcps_time ts;
+    int dir;
+} tsl_chunk;
+
+/* A gap (TSL_KEEP_GAPS) */
+typedef struct tsl_gap {
+    uint64_t offset, length, frame;
+    tcps_time ts;
+    int dir, reason; /* TCPS_GAP_* */
+} tsl_gap;
+
+/* Kept bytes (TSL_KEEP_DATA) are a list of blocks that double from 256
+   bytes to 64000: nothing is copied as they grow, and blocks stay small
+   enough for the allocator to reuse from one session to the next (one
+   buffer per direction made big sessions map and unmap memory: a page
+   fault per 4 KiB, more than the reassembly costs). */
+typedef struct tsl_block {
+    struct tsl_block *next;
+    size_t len, cap;
+    unsigned char d[1]; /* cap bytes */
+} tsl_block;
+
+/* A session as the collector keeps it. Read-only for its users but for
+   user and held. */
 typedef struct tsl_session {
-    const tcps_session *s;  /* the engine's session, valid until the close hook returns */
-    uint64_t stream;        /* copies of s's, valid as long as this */
+    const tcps_session *s;  /* the engine's session while open; once closed
+                               (or the collector freed), &final */
+    uint64_t stream;        /* copies of s's */
     tcps_endpoint client, server;
     int first_dir;          /* TCPS_C2S when the client sent the first packet */
     tsl_dir dir[2];         /* [TCPS_C2S], [TCPS_S2C] */
     int end;                /* TCPS_END_* once closed, 0 before */
-    void *user;             /* the hooks' per-session state */
+    int closed;
+    void *user;             /* the caller's per-session state */
+    int held;               /* set by a caller that keeps a reference to an
+                               open session: see tsl_collector_free */
+    tsl_block *data[2];     /* TSL_KEEP_DATA: each direction's bytes */
+    uint64_t kept[2];       /* their count */
+    tsl_chunk *chunks;      /* TSL_KEEP_CHUNKS */
+    size_t nchunks;
+    tsl_gap *gaps;          /* TSL_KEEP_GAPS */
+    size_t ngaps;
+    unsigned keep;          /* TSL_HASH and the TSL_KEEP_* still kept */
+    tcps_session final;     /* the engine's session as it closed */
+    /* private */
+    tcps_allocator mem_;
     tsl_hash *sha_[2];
+    tsl_block *tail_[2];
+    size_t chcap_, gpcap_;
     struct tsl_session *prev_, *next_;
 } tsl_session;
 
+#define TSL_HASH 0x1        /* SHA-256 of each direction's delivered bytes */
+#define TSL_KEEP_DATA 0x2   /* keep each direction's bytes */
+#define TSL_KEEP_CHUNKS 0x4 /* keep the chunks' places */
+#define TSL_KEEP_GAPS 0x8   /* keep the gaps */
+
+/* The session row of a closed (or closing) session. */
+void tsl_session_row(const tsl_session *ss, tsl_row *r);
+/* Copy n kept bytes of direction dir from position pos into dst; returns
+   how many there were (fewer at the end). */
+size_t tsl_session_copy(const tsl_session *ss, int dir, uint64_t pos, void *dst, size_t n);
+/* Drop what is kept of what (TSL_KEEP_* bits) now; the counters stay. */
+void tsl_session_release(tsl_session *ss, unsigned what);
+/* Free a session the caller owns: one a close event handed over, or a held
+   one after tsl_collector_free. */
+void tsl_session_free(tsl_session *ss);
+
+/* The collector: reassembles with the engine in pull mode and keeps a
+   tsl_session per session, its counters and digests (and with TSL_KEEP_*
+   its bytes, chunks and gaps, under the config's allocator). Packets come
+   from a reader (tsl_collector_read) or are fed; tsl_collector_next hands
+   out the events one at a time, each with its session. A caller may stop
+   taking them at any time and take the rest later: nothing is dropped.
+
+   Ownership: the collector owns a session while it is open. The close event
+   hands it to the caller, who frees it with tsl_session_free (at once, or
+   whenever it is done with it). A caller that keeps a reference to an open
+   session sets ss->held: tsl_collector_free then leaves that session to it
+   (its numbers copied into final) instead of freeing it. */
+typedef struct tsl_collector tsl_collector;
+
+/* cfg may be NULL (defaults); its callbacks are not used; its allocator,
+   when set, is the collector's too (the digests' state is libcrypto's).
+   flags: TSL_HASH, TSL_KEEP_*. Returns TCPS_OK or TCPS_E_NOMEM/TCPS_E_ARG. */
+int tsl_collector_new(tsl_collector **out, const tcps_config *cfg, unsigned flags);
+/* Read packets from rd from now on, when no event is left (rd stays the
+   caller's; keep it open while the collector reads it). At its end, or
+   at an error of the capture, every open session is closed. */
+void tsl_collector_read(tsl_collector *c, tcps_reader *rd);
+/* Feed packets yourself (no reader): their events are queued; take them
+   with tsl_collector_next before the packet's memory goes away. */
+int tsl_collector_feed_packet(tsl_collector *c, const tcps_packet *pkt);
+int tsl_collector_feed_frame(tsl_collector *c, uint32_t linktype, tcps_time ts, const void *frame,
+                             size_t caplen, size_t origlen);
+/* End of input: every open session closes (its events are queued). */
+int tsl_collector_finish(tsl_collector *c);
+/* The next event, with *ss its session. TCPS_OK; TCPS_DONE when none is
+   left (with a reader: after it was read to its end, or to a fault of the
+   capture, and every session closed: see tsl_collector_error);
+   TCPS_E_NOMEM when the event could not be kept (it comes again on the
+   next call); or the engine's error. ev->session is the engine's: use
+   (*ss)->s. For a close event, *ss is now the caller's. */
+int tsl_collector_next(tsl_collector *c, tcps_event *ev, tsl_session **ss);
+/* The first error: the capture's (with its byte offset) or the context's;
+   code 0 when none. */
+const tcps_error *tsl_collector_error(const tsl_collector *c);
+/* The context's statistics (decode points into the collector). */
+const tcps_stats *tsl_collector_stats(const tsl_collector *c);
+uint64_t tsl_collector_sessions(const tsl_collector *c); /* opened so far */
+/* Free the collector and every session it owns (held ones are left to
+   their holder, closed == 0, s == &final). */
+void tsl_collector_free(tsl_collector *c);
+
 /* Every hook may be NULL. A non-zero return stops the run, which returns
-   that value (the engine keeps the events not yet delivered; they are
-   dropped with the context). */
+   that value. */
 typedef struct tsl_hooks {
     int (*open)(tsl_session *ss, const tcps_event *ev, void *user);
     int (*data)(tsl_session *ss, const tcps_event *ev, void *user);
@@ -140,15 +246,8 @@ typedef struct tsl_hooks {
     void *user, *packet_user;
 } tsl_hooks;
 
-#define TSL_HASH 0x1 /* SHA-256 of each direction's delivered bytes */
-
-/* The session row of a closed (or closing) session. */
-void tsl_session_row(const tsl_session *ss, tsl_row *r);
-
-/* Read rd to its end with tcps_next and call the hooks. cfg may be NULL
-   (defaults); its callbacks are not used; its allocator, when set, is used
-   for the collector's sessions too (the digests' state is libcrypto's).
-   flags: TSL_HASH.
+/* Read rd to its end with a collector and call the hooks (sessions are
+   freed after their close hook). cfg and flags as tsl_collector_new's.
    Returns TCPS_OK; a hook's non-zero value; or a negative TCPS_E_* code
    with a message in err (for a capture error: its message and byte offset,
    after every session before the fault was closed and delivered). stats,

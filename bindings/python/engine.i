@@ -5,180 +5,77 @@
    SWIG exposes takes and returns PyObject* (SWIG passes them through), so
    reference counts and exceptions are handled here.
 
-   Threading: the loops run with the GIL released. A callback into Python
-   (an on_* callable, or the read method of a file object) takes the GIL
-   back with PyGILState_Ensure for its duration.
+   Sessions are the shared layer's (lib/tsl.h): its collector reads and
+   reassembles, keeps each session's bytes, chunks, gaps and digests, and
+   hands out the events one at a time; this file turns them into Python
+   objects and calls.
 
-   Errors: a Python exception raised inside a callback is stored with its
-   traceback, the callback returns non-zero so the engine stops
-   (TCPS_E_ABORTED), and the feeding function restores the exception and
-   returns NULL: the caller sees the original exception. Capture errors
-   come back as (code, offset, message) tuples and the Python layer turns
-   them into tcpsession.Error subclasses. */
+   Threading: the loops run with the GIL released. A callable is called
+   with the GIL taken back for its duration, and so is the read method of
+   a file object (PyGILState_Ensure).
+
+   Errors: a Python exception raised inside a callable is stored with its
+   traceback, no further event is taken (the rest stay queued in the
+   collector and go to the callables at the start of the next feeding
+   call), and the feeding function restores the exception and returns
+   NULL: the caller sees the original exception. Capture errors come back
+   as (code, offset, message) tuples and the Python layer turns them into
+   tcpsession.Error subclasses. */
 %{
 #include <stddef.h>
 #include <string.h>
 #include "tcpsession.h"
-#include "tsl.h"     /* the shared layer: digests, the list row */
+#include "tsl.h"     /* the shared layer: the collector, digests, the list row */
 #include "extract.h" /* and the extract writer */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PX_DATA 0x1   /* keep each direction's delivered bytes */
-#define PX_CHUNKS 0x2 /* keep the list of chunks and gaps */
+/* What the Python layer asks to keep (its _PX_* values) */
+#define PX_DATA 0x1   /* each direction's delivered bytes */
+#define PX_CHUNKS 0x2 /* the list of chunks and gaps */
 #define PX_SHA 0x4    /* sha256 of each direction, in C */
 
-typedef struct px_chunk {
-    uint64_t offset, length, frame, data_frame, pos; /* pos: index in the direction's bytes */
-    tcps_time ts;
-    int dir;
-} px_chunk;
+static unsigned px_keep(unsigned opts) {
+    return ((opts & PX_DATA) ? TSL_KEEP_DATA : 0) | ((opts & PX_CHUNKS) ? TSL_KEEP_CHUNKS | TSL_KEEP_GAPS : 0) |
+           ((opts & PX_SHA) ? TSL_HASH : 0);
+}
 
-typedef struct px_gap {
-    uint64_t offset, length, frame;
-    tcps_time ts;
-    int dir, reason;
-} px_gap;
-
-/* Kept bytes live in a list of blocks that double from 256 bytes up to
-   PX_BLOCK_MAX: no reallocation copies, and blocks small enough for
-   malloc to reuse from one session to the next (one contiguous buffer per
-   direction made the allocator map and unmap memory for every big session:
-   a page fault per 4 KiB, which cost more than the reassembly). */
-#define PX_BLOCK_MIN 256
-#define PX_BLOCK_MAX 65000
-typedef struct px_block {
-    struct px_block *next;
-    size_t len, cap;
-    uint8_t d[1];
-} px_block;
-
-typedef struct px_sess {
-    tcps_session snap;        /* the session at its last update (final once closed) */
-    const tcps_session *live; /* the engine's copy while open */
-    struct px_block *head[2], *tail[2]; /* the kept bytes of each direction */
-    size_t len[2];
-    uint64_t delivered[2];
-    px_chunk *ch;
-    size_t nch, cch;
-    px_gap *gp;
-    size_t ngp, cgp;
-    tsl_hash *sha[2];         /* with PX_SHA, while open */
-    char sha_hex[2][65];
-    unsigned opts;
-    int closed, oom;
-    PyObject *pyobj;                /* Reassembler: the Session object given to callbacks */
-    struct px_sess *prev, *next;    /* the run's open sessions */
-    struct px_sess *qnext;          /* the run's queue of closed sessions */
-} px_sess;
-
+/* A run: the shared layer's collector, and what Python gave it. The
+   sessions are the collector's tsl_session records; a Python object wraps
+   one in a capsule that frees it (tsl_session_free) once the collector has
+   handed it over. */
 typedef struct px_run {
-    tcps_ctx *ctx;
+    tsl_collector *col;
     tcps_reader *rd;
-    unsigned opts;
-    px_sess *live;
-    px_sess *qhead, *qtail;
     PyObject *on_open, *on_data, *on_gap, *on_close, *factory;
+    PyObject *open_objs; /* Reassembler: stream -> Session object of open sessions (held) */
     PyObject *exc_type, *exc_val, *exc_tb; /* stored exception of a callback */
     PyObject *src;      /* the file object being read */
     Py_buffer view;     /* the memory being read */
     int have_view;
-    int done;           /* the capture was read to its end (or to an error) */
-    int err_code;       /* reader or context error, 0 when none */
-    uint64_t err_offset;
-    const char *err_message;
-    int nomem;
+    Py_buffer frame;    /* feed_packets: the packet whose events are not all taken */
+    int have_frame;
+    int done;           /* iterator: the capture was read to its end (or to an error) */
     int busy;           /* a call is feeding it (GIL released, or in a callback) */
-    size_t qn, qbytes;  /* sessions queued, and their kept bytes */
-    uint64_t fed;       /* packets fed */
+    tsl_session **q;    /* iterator: sessions that ended, not yet handed out */
+    size_t qn, qcap, qbytes;
 } px_run;
 
 static const char PX_CAPSULE[] = "tcpsession.session";
 
-/* ------------------------------------------------------- session records */
-
-static void px_free_blocks(px_sess *s) {
-    int i;
-    for (i = 0; i < 2; i++) {
-        px_block *b = s->head[i];
-        while (b) {
-            px_block *nx = b->next;
-            free(b);
-            b = nx;
-        }
-        s->head[i] = s->tail[i] = NULL;
-        s->len[i] = 0;
-    }
-}
-
-/* Append n bytes to direction d; -1 when out of memory. */
-static int px_append(px_sess *s, int d, const uint8_t *p, size_t n) {
-    while (n) {
-        px_block *b = s->tail[d];
-        size_t k;
-        if (!b || b->len == b->cap) {
-            size_t cap = b ? b->cap * 2 : PX_BLOCK_MIN;
-            if (cap > PX_BLOCK_MAX) cap = PX_BLOCK_MAX;
-            if (!b && n > cap) cap = n < PX_BLOCK_MAX ? n : PX_BLOCK_MAX;
-            b = (px_block *)malloc(offsetof(px_block, d) + cap);
-            if (!b) return -1;
-            b->next = NULL;
-            b->len = 0;
-            b->cap = cap;
-            if (s->tail[d]) s->tail[d]->next = b;
-            else s->head[d] = b;
-            s->tail[d] = b;
-        }
-        k = b->cap - b->len;
-        if (k > n) k = n;
-        memcpy(b->d + b->len, p, k);
-        b->len += k;
-        s->len[d] += k;
-        p += k;
-        n -= k;
-    }
-    return 0;
-}
-
-static void px_sess_free(px_sess *s) {
-    if (!s) return;
-    px_free_blocks(s);
-    free(s->ch);
-    free(s->gp);
-    tsl_hash_free(s->sha[0]); /* sessions freed while open */
-    tsl_hash_free(s->sha[1]);
-    free(s);
-}
-
 static void px_capsule_free(PyObject *cap) {
-    px_sess_free((px_sess *)PyCapsule_GetPointer(cap, PX_CAPSULE));
+    tsl_session_free((tsl_session *)PyCapsule_GetPointer(cap, PX_CAPSULE));
 }
 
-static px_sess *px_sess_of(PyObject *cap) {
-    px_sess *s = (px_sess *)PyCapsule_GetPointer(cap, PX_CAPSULE);
+static tsl_session *px_sess_of(PyObject *cap) {
+    tsl_session *s = (tsl_session *)PyCapsule_GetPointer(cap, PX_CAPSULE);
     if (!s && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "session already released");
     return s;
 }
 
-static int px_grow(void **p, size_t *cap, size_t need, size_t elem) {
-    size_t nc;
-    void *np;
-    if (need <= *cap) return 0;
-    nc = *cap ? *cap : 16;
-    while (nc < need) {
-        if (nc > ((size_t)-1 / 2) / elem) return -1;
-        nc *= 2;
-    }
-    np = realloc(*p, nc * elem);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
-/* ------------------------------------------------------------ callbacks */
+static double px_ts(tcps_time t) { return (double)t.sec + (double)t.nsec * 1e-9; }
 
 /* Keep the first exception a callback raised (the GIL is held). */
 static void px_store_exc(px_run *r) {
@@ -186,194 +83,123 @@ static void px_store_exc(px_run *r) {
     else PyErr_Clear();
 }
 
-/* The Session object for a record, made on first need (GIL held). */
-static PyObject *px_pyobj(px_run *r, px_sess *s) {
-    PyObject *cap;
-    if (s->pyobj) return s->pyobj;
-    cap = PyCapsule_New(s, PX_CAPSULE, px_capsule_free);
+/* ------------------------------------------------------------ callbacks */
+
+/* The Session object of an open session, made on first need and held by
+   the run until the session closes (GIL held). */
+static PyObject *px_pyobj(px_run *r, tsl_session *ss) {
+    PyObject *cap, *o, *key;
+    if (ss->user) return (PyObject *)ss->user;
+    cap = PyCapsule_New(ss, PX_CAPSULE, px_capsule_free);
     if (!cap) return NULL;
-    s->pyobj = PyObject_CallFunctionObjArgs(r->factory, cap, NULL);
-    if (!s->pyobj) {
-        /* the capsule must not free the record the run still holds */
+    o = PyObject_CallFunctionObjArgs(r->factory, cap, NULL);
+    if (!o) {
+        /* the capsule must not free the session the collector holds */
         PyCapsule_SetDestructor(cap, NULL);
         Py_DECREF(cap);
         return NULL;
     }
     Py_DECREF(cap);
-    return s->pyobj;
+    key = PyLong_FromUnsignedLongLong(ss->stream);
+    if (!key || PyDict_SetItem(r->open_objs, key, o) != 0) {
+        Py_XDECREF(key);
+        PyCapsule_SetDestructor(cap, NULL);
+        Py_DECREF(o);
+        return NULL;
+    }
+    Py_DECREF(key);
+    Py_DECREF(o); /* the dict's reference is the run's */
+    ss->held = 1;
+    ss->user = o;
+    return o;
 }
 
-static double px_ts(tcps_time t) { return (double)t.sec + (double)t.nsec * 1e-9; }
-
-static int px_on_open(const tcps_event *ev, void *user) {
-    px_run *r = (px_run *)user;
-    px_sess *s = (px_sess *)calloc(1, sizeof *s);
-    int stop = 0;
-    if (!s) {
-        r->nomem = 1;
-        return 1;
-    }
-    s->opts = r->opts;
-    s->snap = *ev->session;
-    s->live = ev->session;
-    if ((s->opts & PX_SHA) && (!(s->sha[0] = tsl_hash_new(TSL_SHA256)) || !(s->sha[1] = tsl_hash_new(TSL_SHA256)))) {
-        tsl_hash_free(s->sha[0]);
-        free(s);
-        r->nomem = 1;
-        return 1;
-    }
-    s->next = r->live;
-    if (r->live) r->live->prev = s;
-    r->live = s;
-    ev->session->user = s;
-    if (r->on_open) {
-        PyGILState_STATE g = PyGILState_Ensure();
-        PyObject *o = px_pyobj(r, s), *res = NULL;
-        if (o) res = PyObject_CallFunctionObjArgs(r->on_open, o, NULL);
-        if (!res) {
-            px_store_exc(r);
-            stop = 1;
-        }
-        Py_XDECREF(res);
-        PyGILState_Release(g);
-    }
-    return stop;
+/* A closed session leaves the run: its object (if any) owns it now. */
+static void px_let_go(px_run *r, tsl_session *ss) {
+    if (ss->user) {
+        PyObject *key = PyLong_FromUnsignedLongLong(ss->stream);
+        ss->user = NULL;
+        if (!key || PyDict_DelItem(r->open_objs, key) != 0) PyErr_Clear();
+        Py_XDECREF(key); /* the object, and with it ss, may be gone now */
+    } else tsl_session_free(ss);
 }
 
-static int px_on_data(const tcps_event *ev, void *user) {
-    px_run *r = (px_run *)user;
-    px_sess *s = (px_sess *)ev->session->user;
-    size_t n = ev->data.len;
-    int d = ev->dir & 1, stop = 0;
-    if (!s) return 0;
-    if (s->opts & PX_CHUNKS) {
-        px_chunk *c;
-        if (px_grow((void **)&s->ch, &s->cch, s->nch + 1, sizeof *s->ch)) {
-            r->nomem = 1;
-            return 1;
-        }
-        c = &s->ch[s->nch++];
-        c->offset = ev->offset;
-        c->length = n;
-        c->frame = ev->frame;
-        c->data_frame = ev->data_frame;
-        c->ts = ev->ts;
-        c->dir = d;
-        c->pos = s->delivered[d];
+/* One event to the Reassembler's callables (GIL held). 0, or -1 when a
+   callable raised (the exception is stored). */
+static int px_dispatch(px_run *r, const tcps_event *ev, tsl_session *ss) {
+    PyObject *fn = NULL, *o, *res = NULL;
+    switch (ev->type) {
+    case TCPS_EV_OPEN: fn = r->on_open; break;
+    case TCPS_EV_DATA: fn = r->on_data; break;
+    case TCPS_EV_GAP: fn = r->on_gap; break;
+    case TCPS_EV_CLOSE: fn = r->on_close; break;
+    default: break;
     }
-    if (s->opts & PX_DATA) {
-        if (px_append(s, d, ev->data.ptr, n)) {
-            r->nomem = 1;
-            return 1;
-        }
-    }
-    if (s->opts & PX_SHA) tsl_hash_update(s->sha[d], ev->data.ptr, n);
-    s->delivered[d] += n;
-    if (r->on_data) {
-        PyGILState_STATE g = PyGILState_Ensure();
-        PyObject *o = px_pyobj(r, s), *res = NULL;
-        if (o)
-            res = PyObject_CallFunction(r->on_data, "Oiy#KdK", o, d, (const char *)ev->data.ptr, (Py_ssize_t)n,
-                                        (unsigned long long)ev->offset, px_ts(ev->ts),
-                                        (unsigned long long)ev->frame);
-        if (!res) {
-            px_store_exc(r);
-            stop = 1;
-        }
-        Py_XDECREF(res);
-        PyGILState_Release(g);
-    }
-    return stop;
-}
-
-static int px_on_gap(const tcps_event *ev, void *user) {
-    px_run *r = (px_run *)user;
-    px_sess *s = (px_sess *)ev->session->user;
-    int stop = 0;
-    if (!s) return 0;
-    if (s->opts & PX_CHUNKS) {
-        px_gap *g;
-        if (px_grow((void **)&s->gp, &s->cgp, s->ngp + 1, sizeof *s->gp)) {
-            r->nomem = 1;
-            return 1;
-        }
-        g = &s->gp[s->ngp++];
-        g->offset = ev->offset;
-        g->length = ev->length;
-        g->frame = ev->frame;
-        g->ts = ev->ts;
-        g->dir = ev->dir & 1;
-        g->reason = ev->reason;
-    }
-    if (r->on_gap) {
-        PyGILState_STATE gs = PyGILState_Ensure();
-        PyObject *o = px_pyobj(r, s), *res = NULL;
-        if (o)
-            res = PyObject_CallFunction(r->on_gap, "OiKKi", o, ev->dir & 1, (unsigned long long)ev->offset,
-                                        (unsigned long long)ev->length, ev->reason);
-        if (!res) {
-            px_store_exc(r);
-            stop = 1;
-        }
-        Py_XDECREF(res);
-        PyGILState_Release(gs);
-    }
-    return stop;
-}
-
-static void px_unlink(px_run *r, px_sess *s) {
-    if (s->prev) s->prev->next = s->next;
-    else r->live = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->prev = s->next = NULL;
-}
-
-static int px_on_close(const tcps_event *ev, void *user) {
-    px_run *r = (px_run *)user;
-    px_sess *s = (px_sess *)ev->session->user;
-    int i, stop = 0;
-    if (!s) return 0;
-    s->snap = *ev->session;
-    s->snap.end = (uint8_t)ev->reason;
-    s->snap.user = NULL;
-    s->live = NULL;
-    s->closed = 1;
-    ev->session->user = NULL;
-    if (s->opts & PX_SHA)
-        for (i = 0; i < 2; i++) {
-            tsl_hash_hex(s->sha[i], s->sha_hex[i]);
-            tsl_hash_free(s->sha[i]);
-            s->sha[i] = NULL;
-        }
-    px_unlink(r, s);
-    if (r->on_close || s->pyobj) {
-        /* Reassembler: hand it over, then drop the run's reference */
-        PyGILState_STATE g = PyGILState_Ensure();
-        if (r->on_close) {
-            PyObject *o = px_pyobj(r, s), *res = NULL;
-            if (o) res = PyObject_CallFunctionObjArgs(r->on_close, o, NULL);
-            if (!res) {
-                px_store_exc(r);
-                stop = 1;
-            }
-            Py_XDECREF(res);
-        }
-        if (s->pyobj) Py_CLEAR(s->pyobj); /* may free s */
-        else px_sess_free(s);
-        PyGILState_Release(g);
-        return stop;
-    }
-    if (r->factory) { /* a Reassembler nobody asked about this session */
-        px_sess_free(s);
+    if (!fn) {
+        if (ev->type == TCPS_EV_CLOSE) px_let_go(r, ss);
         return 0;
     }
-    /* iterator: queue it for the next batch */
-    if (r->qtail) r->qtail->qnext = s;
-    else r->qhead = s;
-    r->qtail = s;
-    r->qn++;
-    r->qbytes += s->len[0] + s->len[1];
+    o = px_pyobj(r, ss);
+    if (o) switch (ev->type) {
+        case TCPS_EV_DATA:
+            res = PyObject_CallFunction(fn, "Oiy#KdK", o, ev->dir & 1, (const char *)ev->data.ptr,
+                                        (Py_ssize_t)ev->data.len, (unsigned long long)ev->offset, px_ts(ev->ts),
+                                        (unsigned long long)ev->frame);
+            break;
+        case TCPS_EV_GAP:
+            res = PyObject_CallFunction(fn, "OiKKi", o, ev->dir & 1, (unsigned long long)ev->offset,
+                                        (unsigned long long)ev->length, ev->reason);
+            break;
+        default: res = PyObject_CallFunctionObjArgs(fn, o, NULL); break;
+        }
+    if (ev->type == TCPS_EV_CLOSE) px_let_go(r, ss);
+    if (!res) {
+        px_store_exc(r);
+        return -1;
+    }
+    Py_DECREF(res);
     return 0;
+}
+
+/* Python is needed for this event: a callable for it, or its object. */
+static int px_wants(const px_run *r, const tcps_event *ev, const tsl_session *ss) {
+    switch (ev->type) {
+    case TCPS_EV_OPEN: return r->on_open != NULL;
+    case TCPS_EV_DATA: return r->on_data != NULL;
+    case TCPS_EV_GAP: return r->on_gap != NULL;
+    case TCPS_EV_CLOSE: return r->on_close != NULL || ss->user != NULL;
+    default: return 0;
+    }
+}
+
+#define PX_RAISED 1 /* a callable raised: its exception is stored */
+
+/* Reassembler: take every queued event to the callables. With ts (the
+   GIL released, *ts the thread's state), the GIL is taken back for each
+   call only. 0; PX_RAISED (the rest stays queued for the next call); or
+   the collector's error code. */
+static int px_drain(px_run *r, PyThreadState **ts) {
+    tcps_event ev;
+    tsl_session *ss;
+    int rc, out = 0;
+    while ((rc = tsl_collector_next(r->col, &ev, &ss)) == TCPS_OK) {
+        if (!px_wants(r, &ev, ss)) {
+            if (ev.type == TCPS_EV_CLOSE) tsl_session_free(ss);
+            continue;
+        }
+        if (ts) PyEval_RestoreThread(*ts);
+        out = px_dispatch(r, &ev, ss) ? PX_RAISED : 0;
+        if (ts) *ts = PyEval_SaveThread();
+        if (out) break;
+    }
+    if (!out && rc < 0) out = rc;
+    if (!out && r->have_frame) { /* every event of the packet was taken */
+        if (ts) PyEval_RestoreThread(*ts);
+        PyBuffer_Release(&r->frame);
+        if (ts) *ts = PyEval_SaveThread();
+        r->have_frame = 0;
+    }
+    return out;
 }
 
 /* ------------------------------------------------------------------ run */
@@ -426,24 +252,35 @@ static ptrdiff_t px_read(void *user, void *buf, size_t len) {
     return got;
 }
 
+/* Close the reader of a run (after a whole capture was fed). */
+static void px_close_reader(px_run *r) {
+    if (r->col) tsl_collector_read(r->col, NULL);
+    if (r->rd) tcps_reader_close(r->rd);
+    r->rd = NULL;
+    if (r->have_view) PyBuffer_Release(&r->view);
+    r->have_view = 0;
+    Py_CLEAR(r->src);
+}
+
+/* Free the collector and every session the run still has; held sessions
+   go to their objects, which the run then lets go of. */
+static void px_run_release(px_run *r) {
+    size_t i;
+    if (r->col) tsl_collector_free(r->col);
+    r->col = NULL;
+    px_close_reader(r);
+    if (r->open_objs) PyDict_Clear(r->open_objs);
+    if (r->have_frame) PyBuffer_Release(&r->frame);
+    r->have_frame = 0;
+    for (i = 0; i < r->qn; i++) tsl_session_free(r->q[i]);
+    r->qn = r->qbytes = 0;
+}
+
 static void px_run_free(px_run *r) {
     if (!r) return;
-    if (r->ctx) tcps_destroy(r->ctx);
-    if (r->rd) tcps_reader_close(r->rd);
-    while (r->live) {
-        px_sess *s = r->live;
-        px_unlink(r, s);
-        s->live = NULL;
-        if (s->pyobj) Py_CLEAR(s->pyobj);
-        else px_sess_free(s);
-    }
-    while (r->qhead) {
-        px_sess *s = r->qhead;
-        r->qhead = s->qnext;
-        px_sess_free(s);
-    }
-    if (r->have_view) PyBuffer_Release(&r->view);
-    Py_XDECREF(r->src);
+    px_run_release(r);
+    free(r->q);
+    Py_XDECREF(r->open_objs);
     Py_XDECREF(r->on_open);
     Py_XDECREF(r->on_data);
     Py_XDECREF(r->on_gap);
@@ -482,15 +319,6 @@ static PyObject *px_none_or(PyObject *o) {
     return o;
 }
 
-/* Close the reader of a run (after a whole capture was fed). */
-static void px_close_reader(px_run *r) {
-    if (r->rd) tcps_reader_close(r->rd);
-    r->rd = NULL;
-    if (r->have_view) PyBuffer_Release(&r->view);
-    r->have_view = 0;
-    Py_CLEAR(r->src);
-}
-
 /* Attach a source: str/bytes path, an object with the buffer protocol, or
    a binary file object. kind: 0 path, 1 memory, 2 file object. */
 static int px_attach(px_run *r, PyObject *src, int kind) {
@@ -519,88 +347,76 @@ static int px_attach(px_run *r, PyObject *src, int kind) {
     return 0;
 }
 
-static px_run *px_run_new(unsigned opts, uint32_t flags, int with_callbacks) {
+static px_run *px_run_new(unsigned opts, uint32_t flags) {
     px_run *r = (px_run *)calloc(1, sizeof *r);
     tcps_config cfg;
-    int rc;
     if (!r) return NULL;
     memset(&cfg, 0, sizeof cfg);
     cfg.flags = flags;
-    cfg.callbacks.on_open = px_on_open;
-    cfg.callbacks.on_data = px_on_data;
-    cfg.callbacks.on_gap = px_on_gap;
-    cfg.callbacks.on_close = px_on_close;
-    cfg.user = r;
-    r->opts = opts;
-    (void)with_callbacks;
-    rc = tcps_create(&r->ctx, &cfg);
-    if (rc != TCPS_OK) {
+    if (tsl_collector_new(&r->col, &cfg, px_keep(opts)) != TCPS_OK) {
         free(r);
         return NULL;
     }
     return r;
 }
 
-/* After a loop: a stored callback exception comes back (NULL returned),
-   then out of memory; else 0. */
-static int px_check(px_run *r) {
+/* After a loop: a stored callback exception comes back (-1), then the
+   collector's out of memory; else 0. */
+static int px_check(px_run *r, int rc) {
     if (r->exc_type) {
         PyErr_Restore(r->exc_type, r->exc_val, r->exc_tb);
         r->exc_type = r->exc_val = r->exc_tb = NULL;
         return -1;
     }
-    if (r->nomem) {
-        r->nomem = 0;
+    if (rc == TCPS_E_NOMEM) {
         PyErr_NoMemory();
         return -1;
     }
     return 0;
 }
 
-static void px_note_error(px_run *r, const tcps_error *e) {
-    if (r->err_code) return;
-    r->err_code = e->code;
-    r->err_offset = e->offset;
-    r->err_message = e->message;
+static PyObject *px_err_of(const tcps_error *e) {
+    if (!e->code) Py_RETURN_NONE;
+    return Py_BuildValue("(iKss)", e->code, (unsigned long long)e->offset, e->message, tcps_result_name(e->code));
 }
 
 /* Sessions are handed to Python in batches, to pay the GIL and the call
    once for many: a batch is complete at PX_BATCH sessions, PX_BATCH_BYTES
-   of kept bytes, or PX_BATCH_PACKETS packets after its first session ended
+   of kept bytes, or PX_BATCH_EVENTS events after its first session ended
    (so a session is never held back long), and at the end of the capture. */
 #define PX_BATCH 64
 #define PX_BATCH_BYTES (4u << 20)
-#define PX_BATCH_PACKETS 4096
+#define PX_BATCH_EVENTS 16384
 
-/* Read packets until a batch of sessions is queued (until_queued), the
-   capture ends or something stops; the GIL is released meanwhile. */
-static void px_pump(px_run *r, int until_queued) {
-    tcps_packet pkt;
-    int rc;
-    unsigned since = 0;
+/* Iterator: take events until a batch of sessions is queued, the capture
+   ends or something stops; the GIL is released meanwhile. Returns the
+   collector's last result. */
+static int px_pump(px_run *r) {
+    tcps_event ev;
+    tsl_session *ss;
+    unsigned since = 0, events = 0;
+    int rc = TCPS_OK;
     Py_BEGIN_ALLOW_THREADS
-    while (!r->done && !r->exc_type && !r->nomem) {
-        if (until_queued && r->qhead &&
-            (r->qn >= PX_BATCH || r->qbytes >= PX_BATCH_BYTES || ++since > PX_BATCH_PACKETS))
-            break;
-        rc = tcps_reader_next(r->rd, &pkt);
-        if (rc == TCPS_DONE) {
-            r->done = 1;
-            break;
+    while (!r->exc_type) {
+        if (r->qn && (r->qn >= PX_BATCH || r->qbytes >= PX_BATCH_BYTES || ++since > PX_BATCH_EVENTS)) break;
+        rc = tsl_collector_next(r->col, &ev, &ss);
+        if (rc != TCPS_OK) break;
+        if (ev.type == TCPS_EV_CLOSE) {
+            if (r->qn == r->qcap) {
+                size_t nc = r->qcap ? r->qcap * 2 : PX_BATCH * 2;
+                tsl_session **nq = (tsl_session **)realloc(r->q, nc * sizeof *nq);
+                if (!nq) {
+                    tsl_session_free(ss);
+                    rc = TCPS_E_NOMEM;
+                    break;
+                }
+                r->q = nq;
+                r->qcap = nc;
+            }
+            r->q[r->qn++] = ss;
+            r->qbytes += ss->kept[0] + ss->kept[1];
         }
-        if (rc < 0) {
-            px_note_error(r, tcps_reader_error(r->rd));
-            r->done = 1;
-            break;
-        }
-        rc = tcps_feed_packet(r->ctx, &pkt);
-        if (rc == TCPS_E_ABORTED) break;
-        if (rc < 0) {
-            px_note_error(r, tcps_ctx_error(r->ctx));
-            r->done = 1;
-            break;
-        }
-        if ((++r->fed & 0xffff) == 0) {
+        if ((++events & 0xffff) == 0) {
             /* now and then, let Ctrl-C (a signal handler's exception) stop a long run */
             Py_BLOCK_THREADS
             if (PyErr_CheckSignals() < 0) px_store_exc(r);
@@ -608,16 +424,12 @@ static void px_pump(px_run *r, int until_queued) {
         }
     }
     Py_END_ALLOW_THREADS
+    return rc;
 }
 
-static PyObject *px_err_tuple(px_run *r) {
-    if (!r->err_code) Py_RETURN_NONE;
-    return Py_BuildValue("(iKss)", r->err_code, (unsigned long long)r->err_offset, r->err_message,
-                         tcps_result_name(r->err_code));
-}
 static PyObject *px_endpoint(const tcps_endpoint *e) {
     char buf[64];
-    tcps_addr_to_string(e->addr, e->ip_version, buf, sizeof buf);
+    tsl_addr_text(e, buf, sizeof buf);
     return Py_BuildValue("(sii)", buf, (int)e->port, (int)e->ip_version);
 }
 
@@ -637,7 +449,6 @@ static PyObject *px_dir(const tcps_dir_stats *d) {
    What SWIG wraps: PyObject* in, PyObject* out. The Python layer
    (tcpsession/__init__.py) is the documented API; these are its engine. */
 
-%ignore px_iter_next_;
 %ignore px_reasm_feed_capture_;
 %ignore px_reasm_feed_packets_;
 
@@ -645,13 +456,14 @@ static PyObject *px_dir(const tcps_dir_stats *d) {
 /* A run that iterates a capture. kind: 0 path (bytes), 1 buffer, 2 file
    object. opts: PX_* bits. flags: TCPS_F_* bits. */
 PyObject *px_iter_open(PyObject *src, int kind, unsigned opts, unsigned flags) {
-    px_run *r = px_run_new(opts, flags, 0);
+    px_run *r = px_run_new(opts, flags);
     PyObject *cap;
     if (!r) return PyErr_NoMemory();
     if (px_attach(r, src, kind) != 0) {
         px_run_free(r);
         return NULL;
     }
+    tsl_collector_read(r->col, r->rd);
     cap = PyCapsule_New(r, "tcpsession.run", px_run_capsule_free);
     if (!cap) px_run_free(r);
     return cap;
@@ -660,63 +472,63 @@ PyObject *px_iter_open(PyObject *src, int kind, unsigned opts, unsigned flags) {
 /* The next sessions that ended: (list of capsules, error tuple or None).
    An empty list means the capture is done. A read error of a file object
    is raised as the file object raised it. */
-static PyObject *px_iter_next_(px_run *r);
 PyObject *px_iter_next(PyObject *runcap) {
     px_run *r = px_run_enter(runcap);
-    PyObject *out;
+    PyObject *list, *err = NULL;
+    size_t i;
+    int rc = TCPS_OK;
     if (!r) return NULL;
-    out = px_iter_next_(r);
     r->busy = 0;
-    return out;
-}
-
-static PyObject *px_iter_next_(px_run *r) {
-    PyObject *list, *out;
-    if (!r->qhead && !r->done) px_pump(r, 1);
-    if (r->done && !r->qhead && r->ctx && r->rd) {
-        /* end of input (clean or not): close what is still open */
-        int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = tcps_finish(r->ctx);
-        Py_END_ALLOW_THREADS
-        if (rc < 0 && rc != TCPS_E_ABORTED) px_note_error(r, tcps_ctx_error(r->ctx));
+    if (!r->col) return Py_BuildValue("([]O)", Py_None);
+    if (!r->done) {
+        r->busy = 1;
+        rc = px_pump(r);
+        r->busy = 0;
+        if (rc != TCPS_OK) r->done = 1;
+    }
+    if (r->done && !r->qn && r->rd) {
+        err = px_err_of(tsl_collector_error(r->col));
         px_close_reader(r);
     }
-    if (px_check(r)) return NULL;
-    list = PyList_New(0);
-    if (!list) return NULL;
-    while (r->qhead) {
-        px_sess *s = r->qhead;
-        PyObject *c;
-        r->qhead = s->qnext;
-        if (!r->qhead) r->qtail = NULL;
-        s->qnext = NULL;
-        r->qn--;
-        r->qbytes -= s->len[0] + s->len[1];
-        c = PyCapsule_New(s, PX_CAPSULE, px_capsule_free);
-        if (!c) {
-            px_sess_free(s);
-            Py_DECREF(list);
-            return NULL;
-        }
-        if (PyList_Append(list, c) != 0) {
-            Py_DECREF(c);
-            Py_DECREF(list);
-            return NULL;
-        }
-        Py_DECREF(c);
+    if (px_check(r, rc)) {
+        Py_XDECREF(err);
+        return NULL;
     }
-    out = Py_BuildValue("(NN)", list, px_err_tuple(r));
-    return out;
+    if (!err) {
+        err = Py_None;
+        Py_INCREF(err);
+    }
+    if (!(list = PyList_New((Py_ssize_t)r->qn))) {
+        Py_DECREF(err);
+        return NULL;
+    }
+    for (i = 0; i < r->qn; i++) {
+        PyObject *c = PyCapsule_New(r->q[i], PX_CAPSULE, px_capsule_free);
+        if (!c) {
+            size_t j;
+            for (j = i; j < r->qn; j++) tsl_session_free(r->q[j]);
+            r->qn = r->qbytes = 0;
+            Py_DECREF(list);
+            Py_DECREF(err);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, c);
+    }
+    r->qn = r->qbytes = 0;
+    return Py_BuildValue("(NN)", list, err);
 }
 
 /* A streaming reassembler: callables or None; factory(capsule) makes the
    Session object the callbacks receive. */
 PyObject *px_reasm_new(unsigned opts, unsigned flags, PyObject *on_open, PyObject *on_data, PyObject *on_gap,
                        PyObject *on_close, PyObject *factory) {
-    px_run *r = px_run_new(opts, flags, 1);
+    px_run *r = px_run_new(opts, flags);
     PyObject *cap;
     if (!r) return PyErr_NoMemory();
+    if (!(r->open_objs = PyDict_New())) {
+        px_run_free(r);
+        return NULL;
+    }
     r->on_open = px_none_or(on_open);
     r->on_data = px_none_or(on_data);
     r->on_gap = px_none_or(on_gap);
@@ -728,7 +540,8 @@ PyObject *px_reasm_new(unsigned opts, unsigned flags, PyObject *on_open, PyObjec
     return cap;
 }
 
-/* Feed a whole capture; returns the error tuple or None. */
+/* Feed a whole capture; returns the error tuple or None. Its open
+   sessions stay open (finish closes them). */
 static PyObject *px_reasm_feed_capture_(px_run *r, PyObject *src, int kind);
 PyObject *px_reasm_feed_capture(PyObject *runcap, PyObject *src, int kind) {
     px_run *r = px_run_enter(runcap);
@@ -740,21 +553,49 @@ PyObject *px_reasm_feed_capture(PyObject *runcap, PyObject *src, int kind) {
 }
 
 static PyObject *px_reasm_feed_capture_(px_run *r, PyObject *src, int kind) {
-    if (!r->ctx) {
+    PyObject *err = NULL;
+    unsigned long packets = 0;
+    int rc = 0;
+    if (!r->col) {
         PyErr_SetString(PyExc_ValueError, "the reassembler is closed");
         return NULL;
     }
-    if (r->rd) {
-        PyErr_SetString(PyExc_RuntimeError, "the reassembler is already reading a capture");
+    if ((rc = px_drain(r, NULL)) == 0) {
+        PyThreadState *ts;
+        int got = TCPS_OK;
+        px_close_reader(r); /* a capture whose last events an earlier stop left */
+        if (px_attach(r, src, kind) != 0) return NULL;
+        /* the GIL released for the whole capture, taken back for calls */
+        ts = PyEval_SaveThread();
+        for (;;) {
+            tcps_packet pkt;
+            got = tcps_reader_next(r->rd, &pkt);
+            if (got != TCPS_OK) break;
+            if ((rc = tsl_collector_feed_packet(r->col, &pkt)) < 0 || (rc = px_drain(r, &ts)) != 0) break;
+            if ((++packets & 0xffff) == 0) {
+                /* now and then, let Ctrl-C (a signal handler's exception) stop a long run */
+                PyEval_RestoreThread(ts);
+                if (PyErr_CheckSignals() < 0) {
+                    px_store_exc(r);
+                    rc = PX_RAISED;
+                }
+                ts = PyEval_SaveThread();
+                if (rc) break;
+            }
+        }
+        PyEval_RestoreThread(ts);
+        if (got < 0 && !r->exc_type) err = px_err_of(tcps_reader_error(r->rd));
+        if (rc < 0 && !err) err = px_err_of(tsl_collector_error(r->col));
+        /* after a stop the reader stays open until its packet's last events
+           are taken, by the next call */
+        if (rc != PX_RAISED) px_close_reader(r);
+    }
+    if (px_check(r, rc)) {
+        Py_XDECREF(err);
         return NULL;
     }
-    if (px_attach(r, src, kind) != 0) return NULL;
-    r->done = 0;
-    r->err_code = 0;
-    px_pump(r, 0);
-    px_close_reader(r);
-    if (px_check(r)) return NULL;
-    return px_err_tuple(r);
+    if (err) return err;
+    Py_RETURN_NONE;
 }
 
 /* Feed packets: an iterable of (timestamp, frame bytes), the timestamp a
@@ -771,18 +612,21 @@ PyObject *px_reasm_feed_packets(PyObject *runcap, PyObject *iterable, unsigned l
 
 static PyObject *px_reasm_feed_packets_(px_run *r, PyObject *iterable, unsigned linktype) {
     PyObject *it, *item;
-    long long count = 0;
-    if (!r->ctx) {
+    int rc;
+    if (!r->col) {
         PyErr_SetString(PyExc_ValueError, "the reassembler is closed");
         return NULL;
     }
+    if ((rc = px_drain(r, NULL)) != 0) { /* what an earlier stop left */
+        if (px_check(r, rc)) return NULL;
+        return px_err_of(tsl_collector_error(r->col));
+    }
+    px_close_reader(r);
     it = PyObject_GetIter(iterable);
     if (!it) return NULL;
     while ((item = PyIter_Next(it)) != NULL) {
         PyObject *tso, *bo;
         tcps_time ts;
-        Py_buffer v;
-        int rc;
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
             Py_DECREF(item);
             Py_DECREF(it);
@@ -801,25 +645,24 @@ static PyObject *px_reasm_feed_packets_(px_run *r, PyObject *iterable, unsigned 
             ts.nsec = (uint32_t)((d - fl) * 1e9 + 0.5);
             if (ts.nsec >= 1000000000u) ts.sec++, ts.nsec -= 1000000000u;
         }
-        if (PyErr_Occurred() || PyObject_GetBuffer(bo, &v, PyBUF_SIMPLE) != 0) {
+        if (PyErr_Occurred() || PyObject_GetBuffer(bo, &r->frame, PyBUF_SIMPLE) != 0) {
             Py_DECREF(item);
             Py_DECREF(it);
             return NULL;
         }
-        rc = tcps_feed_frame(r->ctx, linktype, ts, v.buf, (size_t)v.len, (size_t)v.len);
-        PyBuffer_Release(&v);
+        /* the packet's memory stays until its events are taken */
+        r->have_frame = 1;
         Py_DECREF(item);
-        if (rc < 0) {
+        rc = tsl_collector_feed_frame(r->col, linktype, ts, r->frame.buf, (size_t)r->frame.len, (size_t)r->frame.len);
+        if (rc >= 0) rc = px_drain(r, NULL);
+        if (rc != 0) {
             Py_DECREF(it);
-            if (px_check(r)) return NULL;
-            return Py_BuildValue("(iKss)", rc, 0ULL, tcps_ctx_error(r->ctx)->message, tcps_result_name(rc));
+            if (px_check(r, rc)) return NULL;
+            return px_err_of(tsl_collector_error(r->col));
         }
-        count++;
     }
     Py_DECREF(it);
     if (PyErr_Occurred()) return NULL;
-    if (px_check(r)) return NULL;
-    (void)count;
     Py_RETURN_NONE;
 }
 
@@ -828,17 +671,21 @@ PyObject *px_reasm_finish(PyObject *runcap) {
     px_run *r = px_run_enter(runcap);
     int rc;
     if (!r) return NULL;
-    if (!r->ctx) {
+    if (!r->col) {
         r->busy = 0;
         Py_RETURN_NONE;
     }
-    Py_BEGIN_ALLOW_THREADS
-    rc = tcps_finish(r->ctx);
-    Py_END_ALLOW_THREADS
+    rc = px_drain(r, NULL);
+    if (rc == 0) {
+        px_close_reader(r);
+        PyThreadState *ts = PyEval_SaveThread();
+        rc = tsl_collector_finish(r->col);
+        if (rc >= 0) rc = px_drain(r, &ts);
+        PyEval_RestoreThread(ts);
+    }
     r->busy = 0;
-    if (px_check(r)) return NULL;
-    if (rc < 0 && rc != TCPS_E_ABORTED)
-        return Py_BuildValue("(iKss)", rc, 0ULL, tcps_ctx_error(r->ctx)->message, tcps_result_name(rc));
+    if (px_check(r, rc)) return NULL;
+    if (rc < 0) return px_err_of(tsl_collector_error(r->col));
     Py_RETURN_NONE;
 }
 
@@ -847,23 +694,7 @@ PyObject *px_run_close(PyObject *runcap) {
     px_run *r = px_run_enter(runcap);
     if (!r) return NULL;
     r->busy = 0;
-    if (r->ctx) tcps_destroy(r->ctx);
-    r->ctx = NULL;
-    px_close_reader(r);
-    while (r->live) {
-        px_sess *s = r->live;
-        px_unlink(r, s);
-        s->live = NULL;
-        if (s->pyobj) Py_CLEAR(s->pyobj);
-        else px_sess_free(s);
-    }
-    while (r->qhead) {
-        px_sess *s = r->qhead;
-        r->qhead = s->qnext;
-        px_sess_free(s);
-    }
-    r->qtail = NULL;
-    r->qn = r->qbytes = 0;
+    px_run_release(r);
     Py_RETURN_NONE;
 }
 
@@ -872,8 +703,8 @@ PyObject *px_run_stats(PyObject *runcap) {
     px_run *r = px_run_of(runcap);
     const tcps_stats *st;
     if (!r) return NULL;
-    if (!r->ctx) return PyDict_New();
-    st = tcps_ctx_stats(r->ctx);
+    if (!r->col) return PyDict_New();
+    st = tsl_collector_stats(r->col);
     return Py_BuildValue("{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}", "packets", (unsigned long long)st->packets,
                          "late_bytes", (unsigned long long)st->late_bytes,
                          "session_segments", (unsigned long long)st->session_segments, "bad_checksum",
@@ -897,17 +728,17 @@ PyObject *px_run_stats(PyObject *runcap) {
     (first sec, nsec), (last sec, nsec), first_frame, last_frame, packets,
     c2s stats, s2c stats) */
 PyObject *px_sess_info(PyObject *cap) {
-    px_sess *s = px_sess_of(cap);
+    tsl_session *ss = px_sess_of(cap);
     const tcps_session *t;
     PyObject *vl;
     int i;
-    if (!s) return NULL;
-    t = s->live ? s->live : &s->snap;
+    if (!ss) return NULL;
+    t = ss->s;
     vl = PyTuple_New(t->vlan_count < TCPS_MAX_VLAN ? t->vlan_count : TCPS_MAX_VLAN);
     if (!vl) return NULL;
     for (i = 0; i < PyTuple_GET_SIZE(vl); i++) PyTuple_SET_ITEM(vl, i, PyLong_FromLong(t->vlan[i]));
-    return Py_BuildValue("(iKNNiiiN(Li)(Li)KKKNN)", s->closed, (unsigned long long)t->stream, px_endpoint(&t->client),
-                         px_endpoint(&t->server), (int)t->first_dir, s->closed ? (int)s->snap.end : (int)t->end,
+    return Py_BuildValue("(iKNNiiiN(Li)(Li)KKKNN)", ss->closed, (unsigned long long)t->stream,
+                         px_endpoint(&t->client), px_endpoint(&t->server), (int)t->first_dir, (int)t->end,
                          (int)t->handshake, vl, (long long)t->first_ts.sec, (int)t->first_ts.nsec,
                          (long long)t->last_ts.sec, (int)t->last_ts.nsec, (unsigned long long)t->first_frame,
                          (unsigned long long)t->last_frame, (unsigned long long)t->packets, px_dir(&t->dir[0]),
@@ -916,46 +747,35 @@ PyObject *px_sess_info(PyObject *cap) {
 
 /* The bytes delivered one way (None when they were not kept). */
 PyObject *px_sess_data(PyObject *cap, int dir) {
-    px_sess *s = px_sess_of(cap);
-    if (!s) return NULL;
-    if (!(s->opts & PX_DATA)) Py_RETURN_NONE;
+    tsl_session *ss = px_sess_of(cap);
+    PyObject *out;
+    if (!ss) return NULL;
+    if (!(ss->keep & TSL_KEEP_DATA)) Py_RETURN_NONE;
     dir &= 1;
-    {
-        PyObject *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)s->len[dir]);
-        char *w;
-        const px_block *b;
-        if (!out) return NULL;
-        w = PyBytes_AS_STRING(out);
-        for (b = s->head[dir]; b; b = b->next) {
-            memcpy(w, b->d, b->len);
-            w += b->len;
-        }
-        return out;
-    }
+    out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)ss->kept[dir]);
+    if (out) tsl_session_copy(ss, dir, 0, PyBytes_AS_STRING(out), (size_t)ss->kept[dir]);
+    return out;
 }
 
 /* Drop the kept bytes now. */
 PyObject *px_sess_release(PyObject *cap) {
-    px_sess *s = px_sess_of(cap);
-    int i;
-    if (!s) return NULL;
-    (void)i;
-    px_free_blocks(s);
-    s->opts &= ~(unsigned)PX_DATA;
+    tsl_session *ss = px_sess_of(cap);
+    if (!ss) return NULL;
+    tsl_session_release(ss, TSL_KEEP_DATA);
     Py_RETURN_NONE;
 }
 
 /* [(dir, offset, length, ts sec, ts nsec, frame, data_frame, pos), ...] */
 PyObject *px_sess_chunks(PyObject *cap) {
-    px_sess *s = px_sess_of(cap);
+    tsl_session *ss = px_sess_of(cap);
     PyObject *l;
     size_t i;
-    if (!s) return NULL;
-    if (!(s->opts & PX_CHUNKS)) Py_RETURN_NONE;
-    l = PyList_New((Py_ssize_t)s->nch);
+    if (!ss) return NULL;
+    if (!(ss->keep & TSL_KEEP_CHUNKS)) Py_RETURN_NONE;
+    l = PyList_New((Py_ssize_t)ss->nchunks);
     if (!l) return NULL;
-    for (i = 0; i < s->nch; i++) {
-        const px_chunk *c = &s->ch[i];
+    for (i = 0; i < ss->nchunks; i++) {
+        const tsl_chunk *c = &ss->chunks[i];
         PyObject *t = Py_BuildValue("(iKKLiKKK)", c->dir, (unsigned long long)c->offset,
                                     (unsigned long long)c->length, (long long)c->ts.sec, (int)c->ts.nsec,
                                     (unsigned long long)c->frame, (unsigned long long)c->data_frame,
@@ -971,15 +791,15 @@ PyObject *px_sess_chunks(PyObject *cap) {
 
 /* [(dir, offset, length, reason, ts sec, ts nsec, frame), ...] */
 PyObject *px_sess_gaps(PyObject *cap) {
-    px_sess *s = px_sess_of(cap);
+    tsl_session *ss = px_sess_of(cap);
     PyObject *l;
     size_t i;
-    if (!s) return NULL;
-    if (!(s->opts & PX_CHUNKS)) Py_RETURN_NONE;
-    l = PyList_New((Py_ssize_t)s->ngp);
+    if (!ss) return NULL;
+    if (!(ss->keep & TSL_KEEP_GAPS)) Py_RETURN_NONE;
+    l = PyList_New((Py_ssize_t)ss->ngaps);
     if (!l) return NULL;
-    for (i = 0; i < s->ngp; i++) {
-        const px_gap *g = &s->gp[i];
+    for (i = 0; i < ss->ngaps; i++) {
+        const tsl_gap *g = &ss->gaps[i];
         PyObject *t = Py_BuildValue("(iKKiLiK)", g->dir, (unsigned long long)g->offset,
                                     (unsigned long long)g->length, g->reason, (long long)g->ts.sec,
                                     (int)g->ts.nsec, (unsigned long long)g->frame);
@@ -995,10 +815,10 @@ PyObject *px_sess_gaps(PyObject *cap) {
 /* The sha256 (hex) of one direction, computed in C; None when not asked
    for or the session is still open. */
 PyObject *px_sess_sha256(PyObject *cap, int dir) {
-    px_sess *s = px_sess_of(cap);
-    if (!s) return NULL;
-    if (!(s->opts & PX_SHA) || !s->closed) Py_RETURN_NONE;
-    return PyUnicode_FromString(s->sha_hex[dir & 1]);
+    tsl_session *ss = px_sess_of(cap);
+    if (!ss) return NULL;
+    if (!(ss->keep & TSL_HASH) || !ss->closed) Py_RETURN_NONE;
+    return PyUnicode_FromString(ss->dir[dir & 1].sha256);
 }
 
 /* The session as `tcpsession list --json` prints it (one line, no newline),
@@ -1006,33 +826,21 @@ PyObject *px_sess_sha256(PyObject *cap, int dir) {
    "capture":null); c2s_hex, s2c_hex: the hashes when the binding did not
    compute them ("" to use its own). */
 PyObject *px_sess_list_json(PyObject *cap, PyObject *capture, const char *c2s_hex, const char *s2c_hex) {
-    px_sess *s = px_sess_of(cap);
-    const tcps_session *t;
+    tsl_session *ss = px_sess_of(cap);
     tsl_row row;
     char *buf = NULL;
     size_t len = 0;
     FILE *f;
     PyObject *out;
-    int i;
-    if (!s) return NULL;
+    if (!ss) return NULL;
     if (capture != Py_None && !PyBytes_Check(capture)) {
         PyErr_SetString(PyExc_TypeError, "capture: bytes or None");
         return NULL;
     }
-    t = s->live ? s->live : &s->snap;
-    row.stream = t->stream;
-    row.packets = t->packets;
-    row.client = t->client;
-    row.server = t->server;
-    for (i = 0; i < 2; i++) {
-        const char *given = i ? s2c_hex : c2s_hex;
-        row.bytes[i] = t->dir[i].bytes;
-        row.missing[i] = t->dir[i].missing;
-        snprintf(row.sha256[i], sizeof row.sha256[i], "%s", *given || !(s->opts & PX_SHA) ? given : s->sha_hex[i]);
-    }
-    row.first = t->first_ts;
-    row.last = t->last_ts;
-    row.end = s->closed ? s->snap.end : t->end;
+    tsl_session_row(ss, &row);
+    if (*c2s_hex || !(ss->keep & TSL_HASH)) snprintf(row.sha256[0], sizeof row.sha256[0], "%s", c2s_hex);
+    if (*s2c_hex || !(ss->keep & TSL_HASH)) snprintf(row.sha256[1], sizeof row.sha256[1], "%s", s2c_hex);
+    row.end = ss->s->end;
     if (!(f = open_memstream(&buf, &len))) return PyErr_NoMemory();
     putc('{', f);
     tsl_row_members(f, &row, capture == Py_None ? NULL : PyBytes_AS_STRING(capture));
