@@ -11,15 +11,16 @@
            on_data = function(s, dir, data, ts, offset) ... end,
        }))
 
-   Two ways to drive the engine:
-     - sessions(): the engine's callbacks are C functions that never touch
-       Lua; they gather each session's bytes, chunks and gaps, and the
-       iterator hands a session to Lua when it has ended.
-     - reassemble(): the engine's callbacks call the Lua functions, each
-       through lua_pcall of a small C function that does every Lua step
-       (allocation included). A Lua error is kept, the C callback returns
-       non-zero, the engine stops cleanly, everything is released, and only
-       then is the error raised again: no longjmp ever crosses the engine.
+   The sessions are the shared layer's (lib/tsl.h): its collector reads and
+   reassembles, keeps each session's bytes, chunks and gaps, and hands out
+   the events one at a time. Two ways to use it:
+     - sessions(): the iterator takes events until a session has ended and
+       hands that session to Lua.
+     - reassemble(): each event goes to its Lua function, through lua_pcall
+       of a small C function that does every Lua step (allocation
+       included). A Lua error is kept, no further event is taken,
+       everything is released, and only then is the error raised again: no
+       longjmp ever crosses the engine.
 
    Every allocation of the engine and of this module goes through a
    counting allocator (tcpsession.memory() reports the bytes held), and the
@@ -89,122 +90,48 @@ static tcps_allocator lt_allocator(lt_mem *m) {
     return a;
 }
 
-/* Grow *p (n used of *cap items of size sz) to hold one more: 0 or -1. */
-static int lt_grow(lt_mem *m, void **p, size_t *cap, size_t n, size_t more, size_t sz) {
-    size_t nc;
-    void *q;
-    if (n + more <= *cap) return 0;
-    if (more > ((size_t)-1) / sz - n) return -1;
-    nc = *cap ? *cap : 16;
-    while (nc < n + more) {
-        if (nc > ((size_t)-1) / 2 / sz) {
-            nc = n + more;
-            break;
-        }
-        nc *= 2;
-    }
-    q = *p ? lt_realloc(*p, *cap * sz, nc * sz, m) : lt_alloc(nc * sz, m);
-    if (!q) return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
-
-/* ----------------------------------------------------------- sessions */
-
-typedef struct lt_chunk {
-    uint64_t offset, frame, pos, len; /* pos: where the bytes start in the direction's buffer */
-    tcps_time ts;
-    int dir;
-} lt_chunk;
-
-typedef struct lt_gap {
-    uint64_t offset, length, frame;
-    tcps_time ts;
-    int dir, reason;
-} lt_gap;
-
-/* One session. Owned by the capture while the engine holds it or while it
-   waits in the ready queue; owned by its Lua object (lua_owned) once one
-   exists and the engine is done with it. */
-typedef struct lt_sess {
-    lt_mem *mem;
-    const tcps_session *live; /* the engine's, while it is open (reassemble) */
-    tcps_session snap;        /* copied when it ended (or when the run stopped) */
-    int closed;               /* ended: snap.end says how */
-    int keep;                 /* bytes and chunks are kept (sessions(), data ~= false) */
-    int streaming;            /* made by reassemble(): no gaps kept */
-    uint8_t *buf[2];
-    size_t len[2], cap[2];
-    lt_chunk *chunks;
-    size_t nchunks, capchunks;
-    lt_gap *gaps;
-    size_t ngaps, capgaps;
-    int ref;       /* registry reference of the Lua object while open (reassemble) */
-    int lua_owned; /* a Lua object exists and frees this */
-    struct lt_sess *prev, *next;
-} lt_sess;
-
-static void lt_sess_release_data(lt_sess *s) {
-    int i;
-    for (i = 0; i < 2; i++) {
-        lt_free(s->buf[i], s->cap[i], s->mem);
-        s->buf[i] = NULL;
-        s->len[i] = s->cap[i] = 0;
-    }
-    lt_free(s->chunks, s->capchunks * sizeof *s->chunks, s->mem);
-    lt_free(s->gaps, s->capgaps * sizeof *s->gaps, s->mem);
-    s->chunks = NULL;
-    s->gaps = NULL;
-    s->nchunks = s->capchunks = s->ngaps = s->capgaps = 0;
-}
-
-static void lt_sess_free(lt_sess *s) {
-    lt_sess_release_data(s);
-    lt_free(s, sizeof *s, s->mem);
-}
-
-static size_t lt_sess_bytes(const lt_sess *s) {
-    return sizeof *s + s->cap[0] + s->cap[1] + s->capchunks * sizeof(lt_chunk) + s->capgaps * sizeof(lt_gap);
-}
-
-static const tcps_session *lt_view(const lt_sess *s) { return s->live ? s->live : &s->snap; }
-
 /* ------------------------------------------------------------ capture */
 
 #define LT_READING 0
-#define LT_FINISHED 1 /* the engine closed every session; the queue may hold some */
-#define LT_CLOSED 2   /* engine and reader released */
+#define LT_FINISHED 1 /* the collector is done; the queue may hold some */
+#define LT_CLOSED 2   /* collector and reader released */
 
 #define LT_EV_OPEN 0
 #define LT_EV_DATA 1
 #define LT_EV_GAP 2
 #define LT_EV_CLOSE 3
 
+/* A session is the collector's while it is open; then the capture's while
+   it waits in the ready queue (linked through its user field); then its
+   Lua object's. In reassemble(), a session given to a callback gets its
+   Lua object at once (held), kept alive by the capture's table of open
+   sessions' objects until the session closes. */
 typedef struct lt_cap {
     lt_mem *mem;
     tcps_reader *rd;
-    tcps_ctx *ctx;
-    tcps_packet pending; /* the first packet, read when opening */
-    int has_pending;
+    tsl_collector *col;
     int state;
-    int keep;            /* sessions(): keep bytes and chunks */
-    int oom;             /* a callback could not allocate */
+    unsigned keep;       /* TSL_KEEP_* */
     /* the error, once there is one */
     int err_code;
     uint64_t err_offset;
     char err_msg[512];
-    tcps_stats stats;    /* kept when the engine is released */
-    lt_sess *open;       /* sessions the engine holds (doubly linked) */
-    lt_sess *ready, *ready_tail; /* ended, not yet handed out (sessions()) */
+    tcps_stats stats;    /* kept when the collector is released */
+    tsl_session *ready, *ready_tail; /* ended, not yet handed out (sessions()) */
     /* reassemble() */
     lua_State *L;
     int dispatch;        /* stack index of the dispatch closure */
     int errslot;         /* stack index where a callback's error is kept */
+    int objs;            /* registry reference: session -> object of open sessions */
     int has_fn[4];
-    int stop;            /* 1: a Lua error, 2: a callback returned false, 3: out of memory */
+    int stop;            /* 1: a Lua error, 2: a callback returned false */
     char name[256];      /* the path, for messages (cut if longer) */
 } lt_cap;
+
+static size_t lt_sess_bytes(const tsl_session *s) {
+    return sizeof *s + (size_t)s->kept[0] + (size_t)s->kept[1] + s->nchunks * sizeof(tsl_chunk) +
+           s->ngaps * sizeof(tsl_gap);
+}
 
 static void lt_set_error(lt_cap *c, int code, uint64_t offset, const char *msg, int with_offset) {
     c->err_code = code;
@@ -215,170 +142,46 @@ static void lt_set_error(lt_cap *c, int code, uint64_t offset, const char *msg, 
         snprintf(c->err_msg, sizeof c->err_msg, "%s: %s", c->name, msg);
 }
 
-static void lt_unlink_open(lt_cap *c, lt_sess *s) {
-    if (s->prev) s->prev->next = s->next;
-    else c->open = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->prev = s->next = NULL;
-}
-
-/* Give up a session the capture owns: free it, or, when a Lua object
-   exists, let the object own it from now on. */
-static void lt_disown(lt_cap *c, lt_sess *s) {
-    if (s->ref != LUA_NOREF && s->ref != LUA_REFNIL && c->L) {
-        luaL_unref(c->L, LUA_REGISTRYINDEX, s->ref);
-        s->ref = LUA_NOREF;
+/* Release the collector and the reader: sessions with a Lua object go to
+   it (their numbers copied), the others are freed. Safe to call twice. */
+static void lt_release(lua_State *L, lt_cap *c) {
+    if (c->col) {
+        c->stats = *tsl_collector_stats(c->col);
+        c->stats.decode = NULL;
+        tsl_collector_free(c->col);
     }
-    if (!s->lua_owned) lt_sess_free(s);
-}
-
-/* A callback is stopping the run: copy every open session's numbers now.
-   After a stop the engine may end and free sessions without calling
-   on_close, so the live pointers must not be used past this point. */
-static void lt_freeze_open(lt_cap *c) {
-    lt_sess *s;
-    for (s = c->open; s; s = s->next) {
-        if (!s->live) continue;
-        s->snap = *s->live;
-        s->snap.user = NULL;
-        s->live = NULL;
-    }
-}
-
-/* Release the engine and the reader; every session still open is frozen
-   (its numbers copied) and given up. Safe to call twice. */
-static void lt_release(lt_cap *c) {
-    if (c->ctx) c->stats = *tcps_ctx_stats(c->ctx);
-    c->stats.decode = NULL;
-    while (c->open) {
-        lt_sess *s = c->open;
-        lt_unlink_open(c, s);
-        if (s->live) {
-            s->snap = *s->live;
-            s->snap.user = NULL;
-            s->live = NULL;
-        }
-        lt_disown(c, s);
+    c->col = NULL;
+    if (c->objs != LUA_NOREF) {
+        luaL_unref(L, LUA_REGISTRYINDEX, c->objs);
+        c->objs = LUA_NOREF;
     }
     while (c->ready) {
-        lt_sess *s = c->ready;
-        c->ready = s->next;
-        lt_disown(c, s);
+        tsl_session *s = c->ready;
+        c->ready = (tsl_session *)s->user;
+        tsl_session_free(s);
     }
     c->ready_tail = NULL;
-    if (c->ctx) tcps_destroy(c->ctx);
     if (c->rd) tcps_reader_close(c->rd);
-    c->ctx = NULL;
     c->rd = NULL;
-    c->has_pending = 0;
     c->state = LT_CLOSED;
 }
 
-/* -------------------------------------------- engine callbacks (C only) */
-
-static int cb_open(const tcps_event *ev, void *user);
-static int cb_data(const tcps_event *ev, void *user);
-static int cb_gap(const tcps_event *ev, void *user);
-static int cb_close(const tcps_event *ev, void *user);
-static int lt_call_lua(lt_cap *c, int kind, const tcps_event *ev, lt_sess *s);
-
-static int lt_oom(lt_cap *c) {
-    c->oom = 1;
-    c->stop = 3;
-    lt_freeze_open(c);
-    return 1;
-}
-
-static int cb_open(const tcps_event *ev, void *user) {
-    lt_cap *c = (lt_cap *)user;
-    lt_sess *s;
-    if (c->stop) return 1;
-    s = (lt_sess *)lt_alloc(sizeof *s, c->mem);
-    if (!s) return lt_oom(c);
-    memset(s, 0, sizeof *s);
-    s->mem = c->mem;
-    s->live = ev->session;
-    s->keep = c->keep;
-    s->streaming = c->L != NULL;
-    s->ref = LUA_NOREF;
-    ev->session->user = s;
-    s->next = c->open;
-    if (c->open) c->open->prev = s;
-    c->open = s;
-    if (c->L && c->has_fn[LT_EV_OPEN]) return lt_call_lua(c, LT_EV_OPEN, ev, s);
-    return 0;
-}
-
-static int cb_data(const tcps_event *ev, void *user) {
-    lt_cap *c = (lt_cap *)user;
-    lt_sess *s = (lt_sess *)ev->session->user;
-    if (c->stop) return 1;
-    if (!s) return 0;
-    if (s->keep) {
-        int d = ev->dir ? 1 : 0;
-        lt_chunk *k;
-        if (lt_grow(s->mem, (void **)&s->buf[d], &s->cap[d], s->len[d], ev->data.len, 1) ||
-            lt_grow(s->mem, (void **)&s->chunks, &s->capchunks, s->nchunks, 1, sizeof *s->chunks))
-            return lt_oom(c);
-        k = &s->chunks[s->nchunks++];
-        k->offset = ev->offset;
-        k->frame = ev->frame;
-        k->pos = s->len[d];
-        k->len = ev->data.len;
-        k->ts = ev->ts;
-        k->dir = d;
-        if (ev->data.len) memcpy(s->buf[d] + s->len[d], ev->data.ptr, ev->data.len);
-        s->len[d] += ev->data.len;
+/* The next event from the collector: 1 with *ev and *ss, or 0 once it is
+   done (err_code then says how it ended: a damaged capture, no memory). */
+static int lt_next(lt_cap *c, tcps_event *ev, tsl_session **ss) {
+    int rc;
+    if (c->state != LT_READING) return 0;
+    rc = tsl_collector_next(c->col, ev, ss);
+    if (rc == TCPS_OK) return 1;
+    if (rc == TCPS_DONE) {
+        const tcps_error *e = tsl_collector_error(c->col);
+        if (e->code && !c->err_code) lt_set_error(c, e->code, e->offset, e->message, 1);
+    } else if (!c->err_code) {
+        if (rc == TCPS_E_NOMEM) lt_set_error(c, rc, 0, tcps_result_message(rc), 0);
+        else lt_set_error(c, rc, tsl_collector_error(c->col)->offset, tsl_collector_error(c->col)->message, 1);
     }
-    if (c->L && c->has_fn[LT_EV_DATA]) return lt_call_lua(c, LT_EV_DATA, ev, s);
-    return 0;
-}
-
-static int cb_gap(const tcps_event *ev, void *user) {
-    lt_cap *c = (lt_cap *)user;
-    lt_sess *s = (lt_sess *)ev->session->user;
-    if (c->stop) return 1;
-    if (!s) return 0;
-    if (!c->L) {
-        lt_gap *g;
-        if (lt_grow(s->mem, (void **)&s->gaps, &s->capgaps, s->ngaps, 1, sizeof *s->gaps)) return lt_oom(c);
-        g = &s->gaps[s->ngaps++];
-        g->offset = ev->offset;
-        g->length = ev->length;
-        g->frame = ev->frame;
-        g->ts = ev->ts;
-        g->dir = ev->dir ? 1 : 0;
-        g->reason = ev->reason;
-    }
-    if (c->L && c->has_fn[LT_EV_GAP]) return lt_call_lua(c, LT_EV_GAP, ev, s);
-    return 0;
-}
-
-static int cb_close(const tcps_event *ev, void *user) {
-    lt_cap *c = (lt_cap *)user;
-    lt_sess *s = (lt_sess *)ev->session->user;
-    int rc = 0;
-    if (!s) return c->stop ? 1 : 0;
-    lt_unlink_open(c, s);
-    s->snap = *ev->session;
-    s->snap.user = NULL;
-    s->snap.end = (uint8_t)ev->reason;
-    s->live = NULL;
-    s->closed = 1;
-    ev->session->user = NULL;
-    if (c->L) {
-        if (!c->stop && c->has_fn[LT_EV_CLOSE]) rc = lt_call_lua(c, LT_EV_CLOSE, ev, s);
-        lt_disown(c, s);
-        return c->stop ? 1 : rc;
-    }
-    if (c->stop) {
-        lt_disown(c, s);
-        return 1;
-    }
-    s->next = NULL;
-    if (c->ready_tail) c->ready_tail->next = s;
-    else c->ready = s;
-    c->ready_tail = s;
+    c->stats = *tsl_collector_stats(c->col);
+    c->state = LT_FINISHED;
     return 0;
 }
 
@@ -415,11 +218,12 @@ static void lt_config(lua_State *L, int t, tcps_config *cfg) {
 }
 
 /* Push a new capture object for path, or return 0 with nil, message, code
-   pushed. opts: stack index of the options table, or 0. */
-static int lt_cap_open(lua_State *L, lt_mem *mem, const char *path, int opts, int keep) {
+   pushed. opts: stack index of the options table, or 0. keep: TSL_KEEP_*. */
+static int lt_cap_open(lua_State *L, lt_mem *mem, const char *path, int opts, unsigned keep) {
     lt_cap *c;
     tcps_reader_config rcfg;
     tcps_config cfg;
+    tcps_packet first;
     int rc;
     memset(&rcfg, 0, sizeof rcfg);
     memset(&cfg, 0, sizeof cfg);
@@ -429,6 +233,7 @@ static int lt_cap_open(lua_State *L, lt_mem *mem, const char *path, int opts, in
     c->mem = mem;
     c->state = LT_CLOSED;
     c->keep = keep;
+    c->objs = LUA_NOREF;
     snprintf(c->name, sizeof c->name, "%s", path);
     luaL_setmetatable(L, LT_CAPTURE);
     rcfg.allocator = lt_allocator(mem);
@@ -440,29 +245,26 @@ static int lt_cap_open(lua_State *L, lt_mem *mem, const char *path, int opts, in
         goto fail;
     }
     cfg.allocator = lt_allocator(mem);
-    cfg.callbacks.on_open = cb_open;
-    cfg.callbacks.on_data = cb_data;
-    cfg.callbacks.on_gap = cb_gap;
-    cfg.callbacks.on_close = cb_close;
-    cfg.user = c;
-    rc = tcps_create(&c->ctx, &cfg);
+    rc = tsl_collector_new(&c->col, &cfg, keep);
     if (rc != TCPS_OK) {
         lt_set_error(c, rc, 0, tcps_result_message(rc), 0);
         goto fail;
     }
     c->state = LT_READING;
     /* Read the first record now, so a file that is no capture at all is an
-       error of the opening call. */
-    rc = tcps_reader_next(c->rd, &c->pending);
-    if (rc == TCPS_OK) c->has_pending = 1;
-    else if (rc < 0) {
+       error of the opening call; the collector reads the rest. */
+    rc = tcps_reader_next(c->rd, &first);
+    if (rc == TCPS_OK) rc = tsl_collector_feed_packet(c->col, &first);
+    if (rc < 0) {
         const tcps_error *e = tcps_reader_error(c->rd);
-        lt_set_error(c, rc, e->offset, e->message, 1);
+        if (e->code == rc) lt_set_error(c, rc, e->offset, e->message, 1);
+        else lt_set_error(c, rc, 0, tcps_result_message(rc), 0);
         goto fail;
     }
+    tsl_collector_read(c->col, c->rd);
     return 1;
 fail:
-    lt_release(c);
+    lt_release(L, c);
     lua_pushnil(L);
     lua_pushstring(L, c->err_msg);
     lua_pushstring(L, tcps_result_name(c->err_code));
@@ -470,65 +272,26 @@ fail:
     return 0;
 }
 
-/* One step: feed a packet, or finish at the end of the input. Returns 0
-   while there is more, 1 once the engine finished (or stopped). */
-static int lt_step(lt_cap *c) {
-    tcps_packet pkt;
-    int rc;
-    if (c->state != LT_READING) return 1;
-    if (c->has_pending) {
-        pkt = c->pending;
-        c->has_pending = 0;
-        rc = TCPS_OK;
-    } else {
-        rc = tcps_reader_next(c->rd, &pkt);
-    }
-    if (rc == TCPS_OK) {
-        rc = tcps_feed_packet(c->ctx, &pkt);
-        if (rc >= 0) return 0;
-    } else if (rc == TCPS_DONE) {
-        rc = tcps_finish(c->ctx);
-    } else {
-        /* a damaged capture: every session so far ends, then the error */
-        const tcps_error *e = tcps_reader_error(c->rd);
-        lt_set_error(c, rc, e->offset, e->message, 1);
-        rc = tcps_finish(c->ctx);
-    }
-    if (rc < 0 && !c->err_code) {
-        if (c->oom || rc == TCPS_E_NOMEM) lt_set_error(c, TCPS_E_NOMEM, 0, tcps_result_message(TCPS_E_NOMEM), 0);
-        else if (rc != TCPS_E_ABORTED) lt_set_error(c, rc, tcps_ctx_error(c->ctx)->offset, tcps_ctx_error(c->ctx)->message, 1);
-    }
-    c->stats = *tcps_ctx_stats(c->ctx);
-    c->state = LT_FINISHED;
-    return 1;
-}
-
 static lt_mem *lt_upmem(lua_State *L) { return (lt_mem *)lua_touserdata(L, lua_upvalueindex(1)); }
 
 /* ------------------------------------------------------- session object */
 
 typedef struct lt_sud {
-    lt_sess *s;
+    tsl_session *s;
 } lt_sud;
 
-static lt_sess *lt_checksess(lua_State *L, int i) {
+static tsl_session *lt_checksess(lua_State *L, int i) {
     lt_sud *u = (lt_sud *)luaL_checkudata(L, i, LT_SESSION);
     if (!u->s) luaL_error(L, "session object already collected");
     return u->s;
 }
 
-/* Push a new Lua object for s (which it then owns, once the capture lets go). */
+/* A new session object (it frees its session when collected). */
 static lt_sud *lt_new_sud(lua_State *L) {
     lt_sud *u = (lt_sud *)lua_newuserdatauv(L, sizeof *u, 1);
     u->s = NULL;
     luaL_setmetatable(L, LT_SESSION);
     return u;
-}
-
-static void lt_push_session(lua_State *L, lt_sess *s) {
-    lt_sud *u = lt_new_sud(L);
-    u->s = s;
-    s->lua_owned = 1;
 }
 
 static const char *lt_dir_name(int d) { return d ? "s2c" : "c2s"; }
@@ -550,18 +313,29 @@ static void lt_push_addr(lua_State *L, const tcps_endpoint *e, int with_port) {
     lua_pushstring(L, with_port ? tsl_endpoint_text(e, a, sizeof a) : tsl_addr_text(e, a, sizeof a));
 }
 
-static void lt_push_sha(lua_State *L, const lt_sess *s, int d) {
+/* One direction's kept bytes as a Lua string */
+static void lt_push_bytes(lua_State *L, const tsl_session *s, int d, uint64_t pos, size_t n) {
+    luaL_Buffer b;
+    char *w = luaL_buffinitsize(L, &b, n);
+    luaL_pushresultsize(&b, tsl_session_copy(s, d, pos, w, n));
+}
+
+static void lt_push_sha(lua_State *L, const tsl_session *s, int d) {
     char hex[TSL_HEX_MAX];
-    if (tsl_digest_hex(TSL_SHA256, s->len[d] ? s->buf[d] : (const uint8_t *)"", s->len[d], hex))
-        luaL_error(L, "tcpsession: out of memory");
+    tsl_hash *h = tsl_hash_new(TSL_SHA256);
+    const tsl_block *b;
+    if (!h) luaL_error(L, "tcpsession: out of memory");
+    for (b = s->data[d]; b; b = b->next) tsl_hash_update(h, b->d, b->len);
+    tsl_hash_hex(h, hex);
+    tsl_hash_free(h);
     lua_pushstring(L, hex);
 }
 
-static void lt_push_chunks(lua_State *L, const lt_sess *s) {
+static void lt_push_chunks(lua_State *L, const tsl_session *s) {
     size_t i;
     lua_createtable(L, (int)(s->nchunks < INT32_MAX ? s->nchunks : 0), 0);
     for (i = 0; i < s->nchunks; i++) {
-        const lt_chunk *k = &s->chunks[i];
+        const tsl_chunk *k = &s->chunks[i];
         lua_createtable(L, 0, 5);
         lua_pushstring(L, lt_dir_name(k->dir));
         lua_setfield(L, -2, "dir");
@@ -571,17 +345,17 @@ static void lt_push_chunks(lua_State *L, const lt_sess *s) {
         lua_setfield(L, -2, "frame");
         lua_pushinteger(L, (lua_Integer)k->offset);
         lua_setfield(L, -2, "offset");
-        lua_pushlstring(L, (const char *)s->buf[k->dir] + k->pos, (size_t)k->len);
+        lt_push_bytes(L, s, k->dir, k->pos, (size_t)k->length);
         lua_setfield(L, -2, "data");
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
 }
 
-static void lt_push_gaps(lua_State *L, const lt_sess *s) {
+static void lt_push_gaps(lua_State *L, const tsl_session *s) {
     size_t i;
     lua_createtable(L, (int)(s->ngaps < INT32_MAX ? s->ngaps : 0), 0);
     for (i = 0; i < s->ngaps; i++) {
-        const lt_gap *g = &s->gaps[i];
+        const tsl_gap *g = &s->gaps[i];
         lua_createtable(L, 0, 6);
         lua_pushstring(L, lt_dir_name(g->dir));
         lua_setfield(L, -2, "dir");
@@ -626,8 +400,8 @@ static int lt_field_index(const char *k) {
 }
 
 /* Push field f of s; for the cached ones, the caller stores the result. */
-static void lt_push_field(lua_State *L, lt_sess *s, int f) {
-    const tcps_session *v = lt_view(s);
+static void lt_push_field(lua_State *L, tsl_session *s, int f) {
+    const tcps_session *v = s->s;
     switch (f) {
     case F_STREAM: lua_pushinteger(L, (lua_Integer)v->stream); break;
     case F_CLIENT: lt_push_addr(L, &v->client, 1); break;
@@ -663,20 +437,20 @@ static void lt_push_field(lua_State *L, lt_sess *s, int f) {
     case F_S2C_CONFLICTS: lua_pushinteger(L, (lua_Integer)v->dir[1].conflicts); break;
     case F_C2S:
     case F_S2C:
-        if (!s->keep) lua_pushnil(L);
-        else lua_pushlstring(L, (const char *)s->buf[f - F_C2S], s->len[f - F_C2S]);
+        if (!(s->keep & TSL_KEEP_DATA)) lua_pushnil(L);
+        else lt_push_bytes(L, s, f - F_C2S, 0, (size_t)s->kept[f - F_C2S]);
         break;
     case F_CHUNKS:
-        if (!s->keep) lua_pushnil(L);
+        if (!(s->keep & TSL_KEEP_CHUNKS)) lua_pushnil(L);
         else lt_push_chunks(L, s);
         break;
-    case F_GAPS:
-        if (s->streaming) lua_pushnil(L); /* reassemble(): gaps come to on_gap */
+    case F_GAPS: /* nil in reassemble(): gaps come to on_gap */
+        if (!(s->keep & TSL_KEEP_GAPS)) lua_pushnil(L);
         else lt_push_gaps(L, s);
         break;
     case F_C2S_SHA256:
     case F_S2C_SHA256:
-        if (!s->keep) lua_pushnil(L);
+        if (!(s->keep & TSL_KEEP_DATA)) lua_pushnil(L);
         else lt_push_sha(L, s, f - F_C2S_SHA256);
         break;
     default: lua_pushnil(L);
@@ -684,7 +458,7 @@ static void lt_push_field(lua_State *L, lt_sess *s, int f) {
 }
 
 static int sess_index(lua_State *L) {
-    lt_sess *s = lt_checksess(L, 1);
+    tsl_session *s = lt_checksess(L, 1);
     const char *k = lua_tostring(L, 2);
     int f;
     /* the user value: cached fields and the caller's own */
@@ -703,7 +477,7 @@ static int sess_index(lua_State *L) {
         return 1;
     }
     lt_push_field(L, s, f);
-    if (f >= F_CACHED && !lua_isnil(L, -1) && (s->closed || !s->live)) {
+    if (f >= F_CACHED && !lua_isnil(L, -1) && s->s == &s->final) {
         if (lua_getiuservalue(L, 1, 1) != LUA_TTABLE) {
             lua_pop(L, 1);
             lua_newtable(L);
@@ -734,25 +508,19 @@ static int sess_newindex(lua_State *L) {
     return 0;
 }
 
-/* __gc: free the session, unless the capture still owns it (the engine
-   holds it: cannot happen, the registry reference keeps the object alive). */
+/* __gc: free the session (an open one's object cannot be collected: the
+   capture's table of open sessions' objects holds it). */
 static int sess_gc(lua_State *L) {
     lt_sud *u = (lt_sud *)luaL_checkudata(L, 1, LT_SESSION);
-    if (u->s) {
-        if (!u->s->live && u->s->ref == LUA_NOREF) lt_sess_free(u->s);
-        else u->s->lua_owned = 0; /* the capture frees it */
-        u->s = NULL;
-    }
+    tsl_session_free(u->s);
+    u->s = NULL;
     return 0;
 }
 
 /* s:close() and __close: drop the bytes, chunks and gaps now (the numbers stay). */
 static int sess_close(lua_State *L) {
     lt_sud *u = (lt_sud *)luaL_checkudata(L, 1, LT_SESSION);
-    if (u->s) {
-        lt_sess_release_data(u->s);
-        u->s->keep = 0;
-    }
+    if (u->s) tsl_session_release(u->s, TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS);
     lua_pushnil(L);
     lua_setiuservalue(L, 1, 1);
     return 0;
@@ -764,18 +532,18 @@ static int sess_tostring(lua_State *L) {
         lua_pushstring(L, "tcpsession.session (collected)");
         return 1;
     }
-    lua_pushfstring(L, "tcpsession.session %I ", (lua_Integer)lt_view(u->s)->stream);
+    lua_pushfstring(L, "tcpsession.session %I ", (lua_Integer)u->s->stream);
     lt_push_field(L, u->s, F_CLIENT);
     lua_pushliteral(L, " -> ");
     lt_push_field(L, u->s, F_SERVER);
-    lua_pushfstring(L, " (%s)", u->s->closed ? lt_end_name(lt_view(u->s)->end) : "open");
+    lua_pushfstring(L, " (%s)", u->s->closed ? lt_end_name(u->s->end) : "open");
     lua_concat(L, 5);
     return 1;
 }
 
 /* s:fields(): a plain table of every number and string field (no bytes). */
 static int sess_fields(lua_State *L) {
-    lt_sess *s = lt_checksess(L, 1);
+    tsl_session *s = lt_checksess(L, 1);
     int f;
     lua_createtable(L, 0, F_CACHED);
     for (f = 0; f < F_CACHED; f++) {
@@ -791,8 +559,7 @@ static lt_cap *lt_checkcap(lua_State *L, int i) { return (lt_cap *)luaL_checkuda
 
 static int cap_gc(lua_State *L) {
     lt_cap *c = lt_checkcap(L, 1);
-    if (c->L) c->L = L; /* reassemble() was cut short by an error of its own */
-    lt_release(c);
+    lt_release(L, c); /* also when reassemble() was cut short by an error of its own */
     c->L = NULL;
     return 0;
 }
@@ -800,33 +567,38 @@ static int cap_gc(lua_State *L) {
 static int cap_close(lua_State *L) {
     lt_cap *c = lt_checkcap(L, 1);
     if (c->L) return luaL_error(L, "capture is being reassembled");
-    lt_release(c);
+    lt_release(L, c);
     return 0;
 }
 
 /* The iterator: the next session that ended, or nil at the end. */
 static int cap_next(lua_State *L) {
     lt_cap *c = lt_checkcap(L, 1);
-    lt_sess *s;
+    tsl_session *s;
     lt_sud *u;
     size_t held;
     if (c->L) return luaL_error(L, "capture is being reassembled");
     while (!c->ready) {
-        if (c->state != LT_READING) {
-            if (c->state == LT_FINISHED) lt_release(c);
+        tcps_event ev;
+        if (!lt_next(c, &ev, &s)) {
+            if (c->state == LT_FINISHED) lt_release(L, c);
             if (c->err_code == TCPS_E_NOMEM) return luaL_error(L, "%s", c->err_msg);
             return 0;
         }
-        lt_step(c);
+        if (ev.type == TCPS_EV_CLOSE) {
+            s->user = NULL;
+            if (c->ready_tail) c->ready_tail->user = s;
+            else c->ready = s;
+            c->ready_tail = s;
+        }
     }
     u = lt_new_sud(L); /* before the session leaves the queue: this may raise */
     s = c->ready;
-    c->ready = s->next;
+    c->ready = (tsl_session *)s->user;
     if (!c->ready) c->ready_tail = NULL;
-    s->next = NULL;
+    s->user = NULL;
     held = lt_sess_bytes(s);
     u->s = s;
-    s->lua_owned = 1;
     /* the collector does not see these bytes: make it work as if it had */
     if (held > 4096) lua_gc(L, LUA_GCSTEP, (int)(held / 1024 < 1 << 30 ? held / 1024 : 1 << 30));
     return 1;
@@ -886,7 +658,7 @@ static void lt_push_stats(lua_State *L, const tcps_stats *st) {
 
 static int cap_stats(lua_State *L) {
     lt_cap *c = lt_checkcap(L, 1);
-    lt_push_stats(L, c->ctx ? tcps_ctx_stats(c->ctx) : &c->stats);
+    lt_push_stats(L, c->col ? tsl_collector_stats(c->col) : &c->stats);
     return 1;
 }
 
@@ -903,7 +675,8 @@ static int l_open(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     int opts = lua_istable(L, 2) ? 2 : 0;
     if (!lua_isnoneornil(L, 2) && !opts) luaL_typeerror(L, 2, "table");
-    if (!lt_cap_open(L, lt_upmem(L), path, opts, lt_opt_bool(L, opts, "data", 1))) return 3;
+    unsigned keep = lt_opt_bool(L, opts, "data", 1) ? TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS : TSL_KEEP_GAPS;
+    if (!lt_cap_open(L, lt_upmem(L), path, opts, keep)) return 3;
     return 1;
 }
 
@@ -916,12 +689,12 @@ static int l_sessions(lua_State *L) {
     return cap_sessions(L);
 }
 
-/* ---- reassemble(): calling Lua from the engine's callbacks */
+/* ---- reassemble(): each event to its Lua function */
 
 typedef struct lt_call {
     lt_cap *c;
     const tcps_event *ev;
-    lt_sess *s;
+    tsl_session *s;
     int kind;
 } lt_call;
 
@@ -932,12 +705,17 @@ static int lt_dispatch(lua_State *L) {
     int nargs = 1;
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1 + k->kind));
-    if (k->s->ref == LUA_NOREF) {
-        lt_push_session(L, k->s);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, k->c->objs);
+    if (k->s->held) {
+        lua_rawgetp(L, -1, k->s);
+        lua_remove(L, -2);
+    } else { /* its object, kept in the table until the session closes */
+        lt_sud *u = lt_new_sud(L);
+        u->s = k->s;
+        k->s->held = 1;
         lua_pushvalue(L, -1);
-        k->s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    } else {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, k->s->ref);
+        lua_rawsetp(L, -3, k->s);
+        lua_remove(L, -2);
     }
     switch (k->kind) {
     case LT_EV_DATA:
@@ -966,27 +744,41 @@ static int lt_dispatch(lua_State *L) {
     return 1;
 }
 
-/* Called by the C callbacks: never raises. Returns non-zero to stop. */
-static int lt_call_lua(lt_cap *c, int kind, const tcps_event *ev, lt_sess *s) {
+/* A closed session leaves the capture: to its object, or freed. */
+static void lt_let_go(lua_State *L, lt_cap *c, tsl_session *s) {
+    if (!s->held) {
+        tsl_session_free(s);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->objs);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, s);
+    lua_pop(L, 1);
+}
+
+/* One event to its function, if there is one; never raises. Sets c->stop. */
+static void lt_call_lua(lt_cap *c, const tcps_event *ev, tsl_session *s) {
+    static const int kinds[] = {-1, LT_EV_OPEN, LT_EV_DATA, LT_EV_GAP, LT_EV_CLOSE};
     lua_State *L = c->L;
     lt_call k;
     int rc;
-    k.c = c;
-    k.ev = ev;
-    k.s = s;
-    k.kind = kind;
-    lua_pushvalue(L, c->dispatch);
-    lua_pushlightuserdata(L, &k);
-    rc = lua_pcall(L, 1, 1, 0);
-    if (rc != LUA_OK) {
-        lua_replace(L, c->errslot); /* the error value, kept until everything is released */
-        c->stop = 1;
-    } else {
-        if (lua_toboolean(L, -1)) c->stop = 2;
-        lua_pop(L, 1);
+    k.kind = ev->type >= TCPS_EV_OPEN && ev->type <= TCPS_EV_CLOSE ? kinds[ev->type] : -1;
+    if (k.kind >= 0 && c->has_fn[k.kind]) {
+        k.c = c;
+        k.ev = ev;
+        k.s = s;
+        lua_pushvalue(L, c->dispatch);
+        lua_pushlightuserdata(L, &k);
+        rc = lua_pcall(L, 1, 1, 0);
+        if (rc != LUA_OK) {
+            lua_replace(L, c->errslot); /* the error value, kept until everything is released */
+            c->stop = 1;
+        } else {
+            if (lua_toboolean(L, -1)) c->stop = 2;
+            lua_pop(L, 1);
+        }
     }
-    if (c->stop) lt_freeze_open(c);
-    return c->stop;
+    if (ev->type == TCPS_EV_CLOSE) lt_let_go(L, c, s);
 }
 
 /* tcpsession.reassemble(path, { on_open=, on_data=, on_gap=, on_close=, options... })
@@ -996,7 +788,8 @@ static int l_reassemble(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     lt_cap *c;
     int i, dispatch, errslot, capidx;
-    tcps_stats st;
+    tcps_event ev;
+    tsl_session *s;
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 2);
     for (i = 0; i < 4; i++) {
@@ -1015,6 +808,8 @@ static int l_reassemble(lua_State *L) {
     capidx = lua_gettop(L);
     c = lt_checkcap(L, capidx);
     luaL_checkstack(L, 8, "reassemble");
+    lua_newtable(L);
+    c->objs = luaL_ref(L, LUA_REGISTRYINDEX);
     c->L = L;
     c->dispatch = dispatch;
     c->errslot = errslot;
@@ -1023,10 +818,8 @@ static int l_reassemble(lua_State *L) {
         c->has_fn[i] = !lua_isnil(L, -1);
         lua_pop(L, 1);
     }
-    while (!lt_step(c)) {
-    }
-    st = c->ctx ? *tcps_ctx_stats(c->ctx) : c->stats;
-    lt_release(c);
+    while (!c->stop && lt_next(c, &ev, &s)) lt_call_lua(c, &ev, s);
+    lt_release(L, c);
     c->L = NULL;
     lua_settop(L, capidx);
     if (c->stop == 1) {
@@ -1040,7 +833,7 @@ static int l_reassemble(lua_State *L) {
         lua_pushstring(L, tcps_result_name(c->err_code));
         return 3;
     }
-    lt_push_stats(L, &st);
+    lt_push_stats(L, &c->stats);
     lua_pushboolean(L, c->stop == 2);
     lua_setfield(L, -2, "stopped");
     return 1;
