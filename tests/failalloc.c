@@ -5,8 +5,9 @@
    For each capture (directories are walked) and for three ways of reading
    it (A: memory reader + tcps_run with callbacks; B: read-callback reader in
    uneven chunks + tcps_next, the pull mode the bindings use; C: the same
-   reader under the shared layer's collector, tsl_collect with SHA-256, its
-   sessions taken from the same allocator), a first run
+   reader under the shared layer's collector, tsl_collect with SHA-256 and
+   every session's bytes, chunks and gaps kept, its sessions and what they
+   keep taken from the same allocator), a first run
    with a counting allocator gives N, the number of allocations (malloc and
    realloc both count; the reader and the context share the allocator), the
    result and the full event log (type, stream, direction, offset, length,
@@ -313,7 +314,8 @@ static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog 
         memset(&h, 0, sizeof h);
         h.open = h.data = h.gap = h.close = h_event;
         h.user = log;
-        r = tsl_collect(rd, &cfg, TSL_HASH, &h, &st, &dst, err, sizeof err);
+        r = tsl_collect(rd, &cfg, TSL_HASH | TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS, &h, &st, &dst, err,
+                        sizeof err);
         o.rc = r;
         o.unaccounted = acct_ctx(&st, 0);
         o.where = r >= 0 ? W_END : tcps_reader_error(rd)->code == r ? W_READER : W_CTX;

@@ -327,6 +327,24 @@ static int c_close(tsl_session *ss, const tcps_event *ev, void *user) {
     return r->stop_at && (int)r->n == r->stop_at ? 42 : 0;
 }
 
+/* The rows of the engine run directly, with the callbacks above */
+static void engine_rows(const capw_buf *cap, direct *d) {
+    tcps_reader *rd;
+    tcps_ctx *ctx;
+    tcps_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.callbacks.on_open = d_open;
+    cfg.callbacks.on_data = d_data;
+    cfg.callbacks.on_gap = d_gap;
+    cfg.callbacks.on_close = d_close;
+    cfg.user = d;
+    cr_assert_eq(tcps_reader_open_memory(&rd, cap->data, cap->len, NULL), TCPS_OK);
+    cr_assert_eq(tcps_create(&ctx, &cfg), TCPS_OK);
+    cr_assert_eq(tcps_run(ctx, rd), TCPS_OK);
+    tcps_destroy(ctx);
+    tcps_reader_close(rd);
+}
+
 static int by_stream(const void *a, const void *b) {
     const tsl_row *x = (const tsl_row *)a, *y = (const tsl_row *)b;
     return x->stream < y->stream ? -1 : x->stream > y->stream;
@@ -364,8 +382,6 @@ static void same_rows(const tsl_row *a, const tsl_row *b, size_t n) {
 Test(collect, equals_the_engine_on_reused_tuples_with_loss, .timeout = 120) {
     capw_buf cap;
     tcps_reader *rd;
-    tcps_ctx *ctx;
-    tcps_config cfg;
     tcps_stats st;
     direct *d = (direct *)calloc(1, sizeof *d);
     rows r;
@@ -375,17 +391,7 @@ Test(collect, equals_the_engine_on_reused_tuples_with_loss, .timeout = 120) {
     int rc;
     cr_assert(d);
     make_traffic(&cap, 0x75110001u, 2500, 2);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.callbacks.on_open = d_open;
-    cfg.callbacks.on_data = d_data;
-    cfg.callbacks.on_gap = d_gap;
-    cfg.callbacks.on_close = d_close;
-    cfg.user = d;
-    cr_assert_eq(tcps_reader_open_memory(&rd, cap.data, cap.len, NULL), TCPS_OK);
-    cr_assert_eq(tcps_create(&ctx, &cfg), TCPS_OK);
-    cr_assert_eq(tcps_run(ctx, rd), TCPS_OK);
-    tcps_destroy(ctx);
-    tcps_reader_close(rd);
+    engine_rows(&cap, d);
 
     memset(&r, 0, sizeof r);
     {
@@ -604,24 +610,12 @@ Test(collector, keeps_bytes_chunks_and_gaps_exactly, .timeout = 180) {
     const unsigned keep = TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS;
     capw_buf cap;
     tcps_reader *rd;
-    tcps_ctx *ctx;
-    tcps_config cfg;
     direct *d = (direct *)calloc(1, sizeof *d);
     kept_check k[2];
     int way;
     cr_assert(d);
     make_traffic(&cap, 0x75110005u, 2500, 3);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.callbacks.on_open = d_open;
-    cfg.callbacks.on_data = d_data;
-    cfg.callbacks.on_gap = d_gap;
-    cfg.callbacks.on_close = d_close;
-    cfg.user = d;
-    cr_assert_eq(tcps_reader_open_memory(&rd, cap.data, cap.len, NULL), TCPS_OK);
-    cr_assert_eq(tcps_create(&ctx, &cfg), TCPS_OK);
-    cr_assert_eq(tcps_run(ctx, rd), TCPS_OK);
-    tcps_destroy(ctx);
-    tcps_reader_close(rd);
+    engine_rows(&cap, d);
     qsort(d->v, d->n, sizeof *d->v, by_stream);
 
     memset(k, 0, sizeof k);

@@ -461,6 +461,53 @@ class TestReassembler(unittest.TestCase):
         self.assertEqual(len(fed), 1)  # the first packet opened a session; nothing more was read
         r.close()
 
+    def test_a_raise_loses_nothing_when_fed_again(self):
+        """A callable that raises at every k-th event, the same packets fed
+        again after each exception and finish() called until it returns:
+        the callables see exactly the events of an uninterrupted run."""
+        with open(SAMPLE, "rb") as f:
+            raw = f.read()
+        offs = record_offsets(raw)
+
+        def packets():
+            for off in offs:
+                sec, usec, incl, _ = struct.unpack("<IIII", raw[off:off + 16])
+                yield (sec, usec * 1000), raw[off + 16:off + 16 + incl]
+
+        def run(k):
+            log, n = [], [0]
+
+            class Stop(Exception):
+                pass
+
+            def note(*event):
+                log.append(event)
+                n[0] += 1
+                if k and n[0] % k == 0:
+                    raise Stop()
+            r = tcpsession.Reassembler(
+                on_open=lambda s: note("open", s.stream),
+                on_data=lambda s, d, data, off, ts, fr: note("data", s.stream, d, off, bytes(data), fr),
+                on_gap=lambda s, d, off, length, reason: note("gap", s.stream, d, off, length, reason),
+                on_close=lambda s: note("close", s.stream, s.end, s.c2s_bytes, s.s2c_bytes))
+            it, stops = packets(), 0
+            for step in (lambda: r.feed_packets(it), r.finish):
+                while True:
+                    try:
+                        step()
+                        break
+                    except Stop:
+                        stops += 1
+            r.close()
+            return log, stops
+
+        want, _ = run(0)
+        self.assertGreater(len(want), 20)
+        for k in (1, 2, 3, 7):
+            got, stops = run(k)
+            self.assertEqual(stops, len(want) // k)
+            self.assertEqual(got, want, "raising at every %d-th event" % k)
+
     def test_context_manager_does_not_finish_on_exception(self):
         closed = []
         with self.assertRaises(RuntimeError):
