@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st.res = &res;
 
     ret = http_js_scan((data[0] & 1) ? NULL : c2s, c2s_len, (data[0] & 2) ? NULL : s2c, rest - c2s_len, on_found, &st,
-                       &res);
+                       &res, NULL);
     if (st.stop_at && st.calls == st.stop_at)
         FZ_CHECK(ret == 7, "the scan went on after the callback stopped it");
     else

@@ -18,19 +18,6 @@ struct tsl_collector {
     int has_retry;
 };
 
-static void *libc_alloc(size_t size, void *user) {
-    (void)user;
-    return malloc(size ? size : 1);
-}
-static void *libc_realloc(void *p, size_t old, size_t size, void *user) {
-    (void)old, (void)user;
-    return realloc(p, size ? size : 1);
-}
-static void libc_free(void *p, size_t size, void *user) {
-    (void)size, (void)user;
-    free(p);
-}
-
 /* ------------------------------------------------------------ sessions */
 
 #define BLOCK_MIN 256
@@ -146,15 +133,7 @@ static int grow(const tcps_allocator *m, void **v, size_t *cap, size_t n, size_t
     if (n < *cap) return 0;
     nc = *cap ? *cap * 2 : 16;
     if (nc > ((size_t)-1) / sz) return -1;
-    if (m->realloc && *v) p = m->realloc(*v, *cap * sz, nc * sz, m->user);
-    else {
-        p = m->alloc(nc * sz, m->user);
-        if (p && *v) {
-            memcpy(p, *v, *cap * sz);
-            m->free(*v, *cap * sz, m->user);
-        }
-    }
-    if (!p) return -1;
+    if (!(p = tsl_mem_realloc(m, *v, *cap * sz, nc * sz))) return -1;
     *v = p;
     *cap = nc;
     return 0;
@@ -278,12 +257,7 @@ int tsl_collector_new(tsl_collector **out, const tcps_config *base, unsigned fla
     else memset(&cfg, 0, sizeof cfg);
     memset(&cfg.callbacks, 0, sizeof cfg.callbacks);
     cfg.flags |= TCPS_F_PULL;
-    if (!cfg.allocator.alloc || !cfg.allocator.free) {
-        cfg.allocator.alloc = libc_alloc;
-        cfg.allocator.realloc = libc_realloc;
-        cfg.allocator.free = libc_free;
-        cfg.allocator.user = NULL;
-    }
+    tsl_mem_default(&cfg.allocator);
     c = (tsl_collector *)cfg.allocator.alloc(sizeof *c, cfg.allocator.user);
     if (!c) return TCPS_E_NOMEM;
     memset(c, 0, sizeof *c);

@@ -98,6 +98,7 @@ typedef struct ex_tuple {
 
 typedef struct ex_run {
     const tsl_extract_options *o;
+    tcps_allocator mem; /* the options', else libc */
     const char *rel, *capture;
     tcps_reader *rd;
     int capfd;
@@ -200,7 +201,7 @@ static int file_close(ex_run *r, ex_file *f) {
     rc = file_flush(r, f);
     if (close(f->fd) != 0 && !rc) rc = run_fail(r, TSL_EXTRACT_OUTPUT, "%s/%s: %s", r->rel, f->name, strerror(errno));
     f->fd = -1;
-    free(f->buf);
+    r->mem.free(f->buf, FBUF, r->mem.user);
     f->buf = NULL;
     lru_unlink(r, f);
     return rc;
@@ -220,7 +221,7 @@ static int file_open(ex_run *r, ex_file *f) {
     fd = open_out(r, dfd, f->in_session ? f->owner->folder : NULL, f->name, f->created);
     if (f->in_session) close(dfd);
     if (fd < 0) return -1;
-    f->buf = (uint8_t *)malloc(FBUF);
+    f->buf = (uint8_t *)r->mem.alloc(FBUF, r->mem.user);
     if (!f->buf) {
         close(fd);
         return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
@@ -298,15 +299,16 @@ static unsigned tuple_count(ex_run *r, const tcps_endpoint *a, const tcps_endpoi
     key[36] = a->ip_version;
     if (r->ntuples * 2 >= r->ctuples) {
         size_t nc = r->ctuples ? r->ctuples * 2 : 1024, k;
-        ex_tuple *nt = (ex_tuple *)calloc(nc, sizeof *nt);
+        ex_tuple *nt = (ex_tuple *)r->mem.alloc(nc * sizeof *nt, r->mem.user);
         if (!nt) return 0;
+        memset(nt, 0, nc * sizeof *nt);
         for (k = 0; k < r->ctuples; k++)
             if (r->tuples[k].used) {
                 size_t j = (size_t)fnv(r->tuples[k].key, 40) & (nc - 1);
                 while (nt[j].used) j = (j + 1) & (nc - 1);
                 nt[j] = r->tuples[k];
             }
-        free(r->tuples);
+        if (r->tuples) r->mem.free(r->tuples, r->ctuples * sizeof *r->tuples, r->mem.user);
         r->tuples = nt;
         r->ctuples = nc;
     }
@@ -338,11 +340,11 @@ static void sess_free(ex_run *r, ex_sess *s) {
     if (s->prev) s->prev->next = s->next;
     else r->live = s->next;
     if (s->next) s->next->prev = s->prev;
-    free(s->ch);
-    free(s->gp);
-    free(s->js);
+    if (s->ch) r->mem.free(s->ch, s->cch * sizeof *s->ch, r->mem.user);
+    if (s->gp) r->mem.free(s->gp, s->cgp * sizeof *s->gp, r->mem.user);
+    if (s->js) r->mem.free(s->js, s->cjs * sizeof *s->js, r->mem.user);
     for (i = 0; i < 4; i++) tsl_hash_free(s->md5[i]);
-    free(s);
+    r->mem.free(s, sizeof *s, r->mem.user);
 }
 
 static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
@@ -355,8 +357,9 @@ static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
     if (o->tcpflow_names) n = tuple_count(r, &cs->client, &cs->server);
     if (o->have_stream && cs->stream != o->stream) return 0;
     if (o->have_endpoints && !tsl_session_between(cs->s, &o->endpoints[0], &o->endpoints[1])) return 0;
-    s = (ex_sess *)calloc(1, sizeof *s);
+    s = (ex_sess *)r->mem.alloc(sizeof *s, r->mem.user);
     if (!s) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
+    memset(s, 0, sizeof *s);
     s->stream = cs->stream;
     s->tuple_n = n;
     snprintf(s->folder, sizeof s->folder, "%llu", (unsigned long long)cs->stream);
@@ -472,7 +475,7 @@ static int on_data(tsl_session *cs, const tcps_event *ev, void *user) {
     if (out & OUT_JSON) { /* the exchange, listed in N.json */
         if (s->nch == s->cch) {
             size_t nc = s->cch ? s->cch * 2 : 16;
-            ex_chunk *nv = (ex_chunk *)realloc(s->ch, nc * sizeof *nv);
+            ex_chunk *nv = (ex_chunk *)tsl_mem_realloc(&r->mem, s->ch, s->cch * sizeof *nv, nc * sizeof *nv);
             if (!nv) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
             s->ch = nv;
             s->cch = nc;
@@ -520,7 +523,7 @@ static int on_gap(tsl_session *cs, const tcps_event *ev, void *user) {
     if (!s) return 0;
     if (s->ngp == s->cgp) {
         size_t nc = s->cgp ? s->cgp * 2 : 4;
-        ex_gap *nv = (ex_gap *)realloc(s->gp, nc * sizeof *nv);
+        ex_gap *nv = (ex_gap *)tsl_mem_realloc(&r->mem, s->gp, s->cgp * sizeof *nv, nc * sizeof *nv);
         if (!nv) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
         s->gp = nv;
         s->cgp = nc;
@@ -613,7 +616,7 @@ static int js_found(const http_js_found *fj, void *user) {
     size_t done = 0;
     if (s->njs == s->cjs) {
         size_t nc = s->cjs ? s->cjs * 2 : 4;
-        ex_script *nv = (ex_script *)realloc(s->js, nc * sizeof *nv);
+        ex_script *nv = (ex_script *)tsl_mem_realloc(&r->mem, s->js, s->cjs * sizeof *nv, nc * sizeof *nv);
         if (!nv) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
         s->js = nv;
         s->cjs = nc;
@@ -828,7 +831,7 @@ static int on_close(tsl_session *cs, const tcps_event *ev, void *user) {
         for (i = 0; i < 2; i++) m[i] = map_back(fds[i], s->filepos[i]);
         if (m[1] == MAP_FAILED || m[0] == MAP_FAILED)
             run_fail(r, TSL_EXTRACT_OUTPUT, "%s/%s: cannot read back: %s", r->rel, s->folder, strerror(errno));
-        else if (http_js_scan(m[0], (size_t)s->filepos[0], m[1], (size_t)s->filepos[1], js_found, u, &res) < 0)
+        else if (http_js_scan(m[0], (size_t)s->filepos[0], m[1], (size_t)s->filepos[1], js_found, u, &res, &r->mem) < 0)
             run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
         for (i = 0; i < 2; i++)
             if (m[i] && m[i] != MAP_FAILED && s->filepos[i]) munmap((void *)m[i], (size_t)s->filepos[i]);
@@ -855,36 +858,44 @@ done:
 
 /* ------------------------------------------------------ one capture */
 
-static int make_folder(const char *outdir, int outfd, const char *rel, char *err, size_t errlen) {
-    char *p = strdup(rel), *comp, *save = NULL;
-    int fd = dup(outfd);
-    if (!p || fd < 0) {
-        free(p);
-        if (fd >= 0) close(fd);
+/* The folder rel under outfd, made as needed: its descriptor, or -1 (-2
+   out of memory) with err set. */
+static int make_folder(const tcps_allocator *mem, const char *outdir, int outfd, const char *rel, char *err,
+                       size_t errlen) {
+    size_t n = strlen(rel) + 1;
+    char *p = (char *)mem->alloc(n, mem->user), *comp, *save = NULL;
+    int fd = p ? dup(outfd) : -1;
+    if (!p) {
         snprintf(err, errlen, "out of memory");
+        return -2;
+    }
+    if (fd < 0) {
+        mem->free(p, n, mem->user);
+        snprintf(err, errlen, "%s: %s", outdir, strerror(errno));
         return -1;
     }
+    memcpy(p, rel, n);
     for (comp = strtok_r(p, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
         int nfd;
         if (mkdirat(fd, comp, 0777) != 0 && errno != EEXIST) {
             snprintf(err, errlen, "%s/%s: cannot create %s: %s", outdir, rel, comp, strerror(errno));
-            close(fd);
-            free(p);
-            return -1;
+            break;
         }
         nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         if (nfd < 0) {
             snprintf(err, errlen, "%s/%s: %s: %s", outdir, rel, comp,
                      errno == ELOOP || errno == ENOTDIR ? "not a directory (a symbolic link is not followed)"
                                                         : strerror(errno));
-            close(fd);
-            free(p);
-            return -1;
+            break;
         }
         close(fd);
         fd = nfd;
     }
-    free(p);
+    mem->free(p, n, mem->user);
+    if (comp) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -953,8 +964,10 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
             o.max_open_files = rl.rlim_cur > 64 + LRU_MIN ? (int)(rl.rlim_cur - 64) : LRU_MIN;
     }
     r.lru_cap = o.max_open_files > LRU_MIN ? o.max_open_files : LRU_MIN;
-    r.capfd = make_folder(o.outdir_name, outfd, rel, res->error, sizeof res->error);
-    if (r.capfd < 0) return TSL_EXTRACT_OUTPUT;
+    r.mem = o.allocator;
+    tsl_mem_default(&r.mem);
+    r.capfd = make_folder(&r.mem, o.outdir_name, outfd, rel, res->error, sizeof res->error);
+    if (r.capfd < 0) return r.capfd == -2 ? TSL_EXTRACT_NOMEM : TSL_EXTRACT_OUTPUT;
     if (o.outputs & OUT_INDEX) index_begin(&r);
     if (!rd) {
         rc = TSL_EXTRACT_INPUT;
@@ -962,6 +975,9 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
         snprintf(res->error, sizeof res->error, "%s", open_error ? open_error : "cannot open");
     } else if (!r.failed) {
         char err[400];
+        tcps_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.allocator = r.mem;
         memset(&hooks, 0, sizeof hooks);
         hooks.open = on_open;
         hooks.data = on_data;
@@ -971,7 +987,7 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
         hooks.packet = o.progress;
         hooks.packet_user = o.progress_user;
         /* only the json and the index print the sha256 */
-        rc = tsl_collect(rd, NULL, (o.outputs & (OUT_JSON | OUT_INDEX)) ? TSL_HASH : 0, &hooks, &res->stats,
+        rc = tsl_collect(rd, &cfg, (o.outputs & (OUT_JSON | OUT_INDEX)) ? TSL_HASH : 0, &hooks, &res->stats,
                          &res->decode, err, sizeof err);
         res->read_bytes = tcps_reader_offset(rd);
         if (r.failed) { /* a hook's failure: its message is in res->error */
@@ -992,7 +1008,7 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
     res->sessions_written = r.sessions_written;
     res->bytes_written = r.bytes_written;
     res->scripts = r.scripts;
-    free(r.tuples);
+    if (r.tuples) r.mem.free(r.tuples, r.ctuples * sizeof *r.tuples, r.mem.user);
     close(r.capfd);
     return rc;
 }

@@ -62,6 +62,7 @@ typedef struct tsl_extract_options {
     const char *outdir_name; /* the output directory as messages name it (NULL: ".") */
     int (*progress)(uint64_t sessions, void *user); /* after each packet; non-zero stops */
     void *progress_user;
+    tcps_allocator allocator; /* for the engine and the writer; zero: libc */
 } tsl_extract_options;
 
 typedef struct tsl_extract_result {

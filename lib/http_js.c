@@ -65,6 +65,7 @@ static int rb_line(rb *r, char *line, size_t *out_len) {
 /* ------------------------------------------------------------- bytes */
 
 typedef struct vec {
+    const tcps_allocator *mem;
     uint8_t *p;
     size_t n, cap;
     int over; /* more than the limit arrived */
@@ -81,7 +82,7 @@ static int vec_add(vec *v, const uint8_t *p, size_t n, size_t limit) {
         size_t nc = v->cap ? v->cap : 4096;
         uint8_t *np;
         while (nc < v->n + n) nc = nc > limit / 2 ? limit : nc * 2;
-        np = (uint8_t *)realloc(v->p, nc);
+        np = (uint8_t *)tsl_mem_realloc(v->mem, v->p, v->cap, nc);
         if (!np) return -1;
         v->p = np;
         v->cap = nc;
@@ -344,7 +345,9 @@ static int scan_html(const uint8_t *p, size_t n, http_js_found *f,
 }
 
 int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t s2c_len,
-                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res) {
+                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res,
+                 const tcps_allocator *allocator) {
+    tcps_allocator mem;
     rb *r = NULL;
     char *line = NULL;
     uint8_t *head_flags = NULL; /* per request: 1 HEAD, 2 CONNECT */
@@ -355,8 +358,12 @@ int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t 
     memset(&body, 0, sizeof body);
     memset(&dec, 0, sizeof dec);
     if (!s2c) return 0;
-    r = (rb *)malloc(sizeof *r);
-    line = (char *)malloc(MAX_LINE);
+    if (allocator) mem = *allocator;
+    else memset(&mem, 0, sizeof mem);
+    tsl_mem_default(&mem);
+    body.mem = dec.mem = &mem;
+    r = (rb *)mem.alloc(sizeof *r, mem.user);
+    line = (char *)mem.alloc(MAX_LINE, mem.user);
     if (!r || !line) {
         ret = -1;
         goto out;
@@ -370,7 +377,7 @@ int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t 
             if (rc) break;
             if (nreq == cap_req && nreq < MAX_REQUESTS) {
                 size_t nc = cap_req ? cap_req * 2 : 64;
-                uint8_t *nv = (uint8_t *)realloc(head_flags, nc);
+                uint8_t *nv = (uint8_t *)tsl_mem_realloc(&mem, head_flags, cap_req, nc);
                 if (!nv) {
                     ret = -1;
                     goto out;
@@ -463,10 +470,10 @@ int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t 
         if (rc == 1 || is_connect) break; /* input ended inside the body, or a tunnel */
     }
 out:
-    free(body.p);
-    free(dec.p);
-    free(head_flags);
-    free(line);
-    free(r);
+    if (body.p) mem.free(body.p, body.cap, mem.user);
+    if (dec.p) mem.free(dec.p, dec.cap, mem.user);
+    if (head_flags) mem.free(head_flags, cap_req, mem.user);
+    if (line) mem.free(line, MAX_LINE, mem.user);
+    if (r) mem.free(r, sizeof *r, mem.user);
     return ret;
 }

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "tsl.h" /* tcps_allocator, tsl_mem_* */
 
 #define HTTP_JS_MAX_BODY ((size_t)64 << 20)
 #define HTTP_JS_MAX_DECODED ((size_t)64 << 20)
@@ -44,9 +45,10 @@ typedef struct http_js_result {
 
 /* c2s, s2c: each direction's bytes (c2s_len, s2c_len of them); NULL when
    absent (no s2c: nothing to find). found is called for each script in
-   order; a non-zero return stops the scan and is returned. Returns 0, or
-   -1 when out of memory. */
+   order; a non-zero return stops the scan and is returned. allocator:
+   for its buffers (NULL: libc). Returns 0, or -1 when out of memory. */
 int http_js_scan(const uint8_t *c2s, size_t c2s_len, const uint8_t *s2c, size_t s2c_len,
-                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res);
+                 int (*found)(const http_js_found *f, void *user), void *user, http_js_result *res,
+                 const tcps_allocator *allocator);
 
 #endif

@@ -26,6 +26,17 @@
 extern "C" {
 #endif
 
+/* ------------------------------------------------------------- memory */
+
+/* Every allocation of the shared layer goes through a tcps_allocator (the
+   caller's; libcrypto's digest state and libarchive's are their own). */
+
+/* Fill in libc's functions when a has no alloc or no free. */
+void tsl_mem_default(tcps_allocator *a);
+/* p (old bytes) resized to size: through a->realloc, or alloc, copy and
+   free; p NULL allocates. NULL when out of memory (p is then unchanged). */
+void *tsl_mem_realloc(const tcps_allocator *a, void *p, size_t old, size_t size);
+
 /* ------------------------------------------------------------ digests */
 
 #define TSL_SHA256 0

@@ -1,6 +1,6 @@
 /* failalloc - every capture run again with its k-th allocation failing.
 
-     failalloc [--max-runs M] [--quiet] FILE_OR_DIR...
+     failalloc [--max-runs M] [--sample-above W] [--extract] [--quiet] FILE_OR_DIR...
 
    For each capture (directories are walked) and for three ways of reading
    it (A: memory reader + tcps_run with callbacks; B: read-callback reader in
@@ -33,19 +33,28 @@
 
    --max-runs M: when N > M, only k = 1..M/2 and M/2 values spread evenly
    over the rest (always including N) are run; 0 (the default) runs every k.
+   --extract: instead of the three, D: the shared layer's extract writer
+   (every output, a descriptor cache of 16) into a temporary directory,
+   the engine and the writer on the same allocator; a failure must end in
+   TSL_EXTRACT_NOMEM with a message (or as a reader failure), never as an
+   output error, and free every byte.
    --sample-above W: --max-runs applies only to captures where N times the
    capture's size is above W bytes (the work of running every k); the others
    run every k.
    The last line is "failalloc: P passed, F failed" (one check per capture
    and mode); the exit status is 1 when anything failed. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with nftw */
 #define TCPSESSION_IMPLEMENTATION
 #include "tcpsession.h"
 #include "fnv.h"
 #include "accounting.h"
 #include "tsl.h"
+#include "extract.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +290,12 @@ typedef struct outcome {
 #define W_CTX 3
 #define W_READER 4
 
+/* mode D: the extract writer into a temporary directory, removed after */
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog *log) {
     tcps_reader_config rc;
     tcps_config cfg;
@@ -305,6 +320,30 @@ static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog 
         cfg.callbacks.on_open = cfg.callbacks.on_data = on_event;
         cfg.callbacks.on_gap = cfg.callbacks.on_close = on_event;
         cfg.user = log;
+    }
+    if (mode == 3) {
+        tsl_extract_options eo;
+        tsl_extract_result *res = (tsl_extract_result *)calloc(1, sizeof *res);
+        char dir[] = "/tmp/failalloc-XXXXXX";
+        int fd;
+        if (!res || !mkdtemp(dir) || (fd = open(dir, O_RDONLY | O_DIRECTORY)) < 0) abort();
+        memset(&eo, 0, sizeof eo);
+        eo.allocator = fa_allocator(a);
+        eo.max_open_files = 16;
+        r = tsl_extract(rd, "capture", NULL, fd, "out", &eo, res);
+        close(fd);
+        if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) abort();
+        o.unaccounted = acct_ctx(&res->stats, 0);
+        o.err_ok = r == TSL_EXTRACT_OK || res->error[0] != 0;
+        if (r == TSL_EXTRACT_OK) o.rc = TCPS_OK, o.where = W_END;
+        else if (r == TSL_EXTRACT_NOMEM) o.rc = TCPS_E_NOMEM, o.where = W_CTX;
+        else if (r == TSL_EXTRACT_INPUT && res->input_error) {
+            o.rc = tcps_reader_error(rd)->code;
+            o.where = W_READER;
+        } else o.rc = -1000 - r, o.where = W_END; /* an output error: never right */
+        free(res);
+        tcps_reader_close(rd);
+        return o;
     }
     if (mode == 2) {
         tsl_hooks h;
@@ -423,7 +462,8 @@ static const char *check_run(const ref *R, const outcome *o, const evlog *got, c
     return "ended neither in TCPS_E_NOMEM nor as the full run did";
 }
 
-static const char *mode_name[3] = {"run", "pull", "collect"};
+static const char *mode_name[4] = {"run", "pull", "collect", "extract"};
+static int mode_first = 0, mode_last = 2;
 
 static void test_capture(const char *name, const uint8_t *data, size_t size, int mode, long max_runs,
                          long *runs_total) {
@@ -534,7 +574,7 @@ static void do_path(const char *path, long max_runs, long *runs_total) {
         if (!buf) abort();
         got = fread(buf, 1, (size_t)st.st_size, f);
         fclose(f);
-        for (mode = 0; mode < 3; mode++)
+        for (mode = mode_first; mode <= mode_last; mode++)
             test_capture(path, buf, got, mode, max_runs, runs_total);
         free(buf);
         files_done++;
@@ -551,6 +591,10 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--sample-above") == 0 && i + 1 < argc) {
             sample_above = atol(argv[++i]);
+            continue;
+        }
+        if (strcmp(argv[i], "--extract") == 0) { /* the extract writer alone */
+            mode_first = mode_last = 3;
             continue;
         }
         if (strcmp(argv[i], "--quiet") == 0) {

@@ -8,7 +8,9 @@
 #      allocation failing (build/san/failalloc, ASan + LeakSanitizer); then
 #      the segment sequences the reassembly suites feed (build/tap/caps/seg,
 #      about 9000), every k, with the -O2 build (the allocator's accounting
-#      finds leaks and wrong sizes; ASan over all of them takes ~10 min).
+#      finds leaks and wrong sizes; ASan over all of them takes ~10 min);
+#      and the shared layer's extract writer (failalloc --extract) on data/,
+#      the adversarial captures and the corpus, 40 values of k each.
 # Every k runs for each capture where N (its allocation count) times its
 # size is at most 64 MB; above that, 200 values of k (the first 100, then
 # 100 spread evenly up to N). FAILALLOC_FULL=1 runs every k everywhere,
@@ -95,9 +97,15 @@ run_failalloc() { # BIN ARGS... -- INPUTS...
 
 if [ -n "${FAILALLOC_FULL:-}" ]; then
     run_failalloc "$BUILD/san/failalloc" -- "${inputs[@]}" "${seg[@]}"
+    run_failalloc "$BUILD/san/failalloc" --extract -- "${inputs[@]}"
     [ -x "$BUILD/tests/failalloc" ] && run_failalloc "$BUILD/tests/failalloc" -- "${inputs[@]}" "${seg[@]}"
 else
     run_failalloc "$BUILD/san/failalloc" --max-runs 200 --sample-above 64000000 -- "${inputs[@]}"
+    # the extract writer, files and all: data/, the adversarial captures and
+    # the corpus, sampled
+    ex_inputs=(data "$caps")
+    if [ -n "${TCPS_CORPUS:-}" ] && [ -d "${TCPS_CORPUS}" ]; then ex_inputs+=("$TCPS_CORPUS"); fi
+    run_failalloc "$BUILD/san/failalloc" --extract --max-runs 40 -- "${ex_inputs[@]}"
     # the segment sequences: every k, the -O2 build (its own accounting
     # finds leaks and size mismatches; ASan over all of them: make failalloc-full)
     if [ ${#seg[@]} -gt 0 ]; then

@@ -29,7 +29,7 @@ build = {
     type = "builtin",
     modules = {
         tcpsession = {
-            sources = { "bindings/lua/tcpsession_lua.c", "lib/text.c", "lib/digest.c", "lib/collect.c" },
+            sources = { "bindings/lua/tcpsession_lua.c", "lib/text.c", "lib/digest.c", "lib/collect.c", "lib/mem.c" },
             defines = { "_POSIX_C_SOURCE=200809L" },
             incdirs = { ".", "lib" },
             libraries = { "crypto" },
