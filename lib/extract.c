@@ -285,8 +285,9 @@ static uint64_t fnv(const uint8_t *p, size_t n) {
     return h;
 }
 
-/* sessions seen before on this 4-tuple (either orientation) */
-static unsigned tuple_count(ex_run *r, const tcps_endpoint *a, const tcps_endpoint *b) {
+/* sessions seen before on this 4-tuple (either orientation); -1 when the
+   table cannot grow */
+static long tuple_count(ex_run *r, const tcps_endpoint *a, const tcps_endpoint *b) {
     uint8_t key[40];
     const tcps_endpoint *lo = a, *hi = b;
     size_t i, mask;
@@ -300,7 +301,7 @@ static unsigned tuple_count(ex_run *r, const tcps_endpoint *a, const tcps_endpoi
     if (r->ntuples * 2 >= r->ctuples) {
         size_t nc = r->ctuples ? r->ctuples * 2 : 1024, k;
         ex_tuple *nt = (ex_tuple *)r->mem.alloc(nc * sizeof *nt, r->mem.user);
-        if (!nt) return 0;
+        if (!nt) return -1;
         memset(nt, 0, nc * sizeof *nt);
         for (k = 0; k < r->ctuples; k++)
             if (r->tuples[k].used) {
@@ -354,7 +355,11 @@ static int on_open(tsl_session *cs, const tcps_event *ev, void *user) {
     unsigned n = 0;
     int i;
     (void)ev;
-    if (o->tcpflow_names) n = tuple_count(r, &cs->client, &cs->server);
+    if (o->tcpflow_names) {
+        long k = tuple_count(r, &cs->client, &cs->server);
+        if (k < 0) return run_fail(r, TSL_EXTRACT_NOMEM, "out of memory");
+        n = (unsigned)k;
+    }
     if (o->have_stream && cs->stream != o->stream) return 0;
     if (o->have_endpoints && !tsl_session_between(cs->s, &o->endpoints[0], &o->endpoints[1])) return 0;
     s = (ex_sess *)r->mem.alloc(sizeof *s, r->mem.user);

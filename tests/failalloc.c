@@ -34,7 +34,7 @@
    --max-runs M: when N > M, only k = 1..M/2 and M/2 values spread evenly
    over the rest (always including N) are run; 0 (the default) runs every k.
    --extract: instead of the three, D: the shared layer's extract writer
-   (every output, a descriptor cache of 16) into a temporary directory,
+   (every output, tcpflow names, a descriptor cache of 16) into a temporary directory,
    the engine and the writer on the same allocator; a failure must end in
    TSL_EXTRACT_NOMEM with a message (or as a reader failure), never as an
    output error, and free every byte.
@@ -330,6 +330,7 @@ static outcome run_one(const uint8_t *data, size_t size, int mode, fa *a, evlog 
         memset(&eo, 0, sizeof eo);
         eo.allocator = fa_allocator(a);
         eo.max_open_files = 16;
+        eo.tcpflow_names = 1; /* its tuple table allocates too */
         r = tsl_extract(rd, "capture", NULL, fd, "out", &eo, res);
         close(fd);
         if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) abort();
