@@ -449,6 +449,7 @@ static PyObject *px_dir(const tcps_dir_stats *d) {
    What SWIG wraps: PyObject* in, PyObject* out. The Python layer
    (tcpsession/__init__.py) is the documented API; these are its engine. */
 
+%ignore px_iter_next_;
 %ignore px_reasm_feed_capture_;
 %ignore px_reasm_feed_packets_;
 
@@ -472,20 +473,22 @@ PyObject *px_iter_open(PyObject *src, int kind, unsigned opts, unsigned flags) {
 /* The next sessions that ended: (list of capsules, error tuple or None).
    An empty list means the capture is done. A read error of a file object
    is raised as the file object raised it. */
+static PyObject *px_iter_next_(px_run *r);
 PyObject *px_iter_next(PyObject *runcap) {
     px_run *r = px_run_enter(runcap);
+    PyObject *out;
+    if (!r) return NULL;
+    out = px_iter_next_(r);
+    r->busy = 0;
+    return out;
+}
+
+static PyObject *px_iter_next_(px_run *r) {
     PyObject *list, *err = NULL;
     size_t i;
     int rc = TCPS_OK;
-    if (!r) return NULL;
-    r->busy = 0;
     if (!r->col) return Py_BuildValue("([]O)", Py_None);
-    if (!r->done) {
-        r->busy = 1;
-        rc = px_pump(r);
-        r->busy = 0;
-        if (rc != TCPS_OK) r->done = 1;
-    }
+    if (!r->done && (rc = px_pump(r)) != TCPS_OK) r->done = 1;
     if (r->done && !r->qn && r->rd) {
         err = px_err_of(tsl_collector_error(r->col));
         px_close_reader(r);
