@@ -53,8 +53,10 @@ void tsl_session_release(tsl_session *ss, unsigned what) {
     ss->keep &= ~(what & (TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS));
 }
 
+void tsl_session_hold(tsl_session *ss) { ss->refs_++; }
+
 void tsl_session_free(tsl_session *ss) {
-    if (!ss) return;
+    if (!ss || --ss->refs_ > 0) return;
     tsl_session_release(ss, TSL_KEEP_DATA | TSL_KEEP_CHUNKS | TSL_KEEP_GAPS);
     tsl_hash_free(ss->sha_[0]);
     tsl_hash_free(ss->sha_[1]);
@@ -146,6 +148,7 @@ static int on_open(tsl_collector *c, const tcps_event *ev, tsl_session **out) {
     tcps_session *s = ev->session;
     if (!ss) return TCPS_E_NOMEM;
     memset(ss, 0, sizeof *ss);
+    ss->refs_ = 1;
     ss->mem_ = c->mem;
     ss->keep = c->flags;
     if (c->flags & TSL_HASH) {
@@ -342,11 +345,10 @@ void tsl_collector_free(tsl_collector *c) {
     while (c->open) {
         tsl_session *ss = c->open;
         unlink_open(c, ss);
-        if (ss->held) {
-            ss->final = *ss->s;
-            ss->final.user = NULL;
-            ss->s = &ss->final;
-        } else tsl_session_free(ss);
+        ss->final = *ss->s;
+        ss->final.user = NULL;
+        ss->s = &ss->final;
+        if (!ss->held) tsl_session_free(ss);
     }
     tcps_destroy(c->ctx);
     m = c->mem;

@@ -165,8 +165,9 @@ typedef struct tsl_session {
     int end;                /* TCPS_END_* once closed, 0 before */
     int closed;
     void *user;             /* the caller's per-session state */
-    int held;               /* set by a caller that keeps a reference to an
-                               open session: see tsl_collector_free */
+    int held;               /* set by a caller that takes over the collector's
+                               reference to an open session: see
+                               tsl_collector_free */
     tsl_block *data[2];     /* TSL_KEEP_DATA: each direction's bytes */
     uint64_t kept[2];       /* their count */
     tsl_chunk *chunks;      /* TSL_KEEP_CHUNKS */
@@ -180,6 +181,7 @@ typedef struct tsl_session {
     tsl_hash *sha_[2];
     tsl_block *tail_[2];
     size_t chcap_, gpcap_;
+    unsigned refs_;
     struct tsl_session *prev_, *next_;
 } tsl_session;
 
@@ -196,8 +198,13 @@ size_t tsl_session_copy(const tsl_session *ss, int dir, uint64_t pos, void *dst,
 /* Drop what is kept of what (TSL_KEEP_* bits) now; the counters stay. */
 void tsl_session_release(tsl_session *ss, unsigned what);
 /* Free a session the caller owns: one a close event handed over, or a held
-   one after tsl_collector_free. */
+   one after tsl_collector_free. With references taken by
+   tsl_session_hold, this drops one and frees with the last. */
 void tsl_session_free(tsl_session *ss);
+/* One more reference to ss (open or closed): each reference is dropped by
+   one tsl_session_free. A binding gives one to each object that wraps ss,
+   so the session lives as long as the last of them and of the collector. */
+void tsl_session_hold(tsl_session *ss);
 
 /* The collector: reassembles with the engine in pull mode and keeps a
    tsl_session per session, its counters and digests (and with TSL_KEEP_*
@@ -209,8 +216,9 @@ void tsl_session_free(tsl_session *ss);
    Ownership: the collector owns a session while it is open. The close event
    hands it to the caller, who frees it with tsl_session_free (at once, or
    whenever it is done with it). A caller that keeps a reference to an open
-   session sets ss->held: tsl_collector_free then leaves that session to it
-   (its numbers copied into final) instead of freeing it. */
+   session takes one (tsl_session_hold), or sets ss->held to take over the
+   collector's: tsl_collector_free then copies the session's numbers into
+   final and drops its own reference only. */
 typedef struct tsl_collector tsl_collector;
 
 /* cfg may be NULL (defaults); its callbacks are not used; its allocator,
@@ -241,8 +249,8 @@ const tcps_error *tsl_collector_error(const tsl_collector *c);
 /* The context's statistics (decode points into the collector). */
 const tcps_stats *tsl_collector_stats(const tsl_collector *c);
 uint64_t tsl_collector_sessions(const tsl_collector *c); /* opened so far */
-/* Free the collector and every session it owns (held ones are left to
-   their holder, closed == 0, s == &final). */
+/* Free the collector and every session it alone refers to (the others are
+   left to their holders, closed == 0, s == &final). */
 void tsl_collector_free(tsl_collector *c);
 
 /* Every hook may be NULL. A non-zero return stops the run, which returns

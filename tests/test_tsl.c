@@ -674,6 +674,51 @@ Test(collector, keeps_bytes_chunks_and_gaps_exactly, .timeout = 180) {
 
 /* Sessions a caller holds stay its own when the collector goes, with the
    numbers they had; the others are freed (the sanitizer run checks). */
+/* References (tsl_session_hold): a session lives until its last one is
+   dropped, whether the collector closed it, handed it over or was freed
+   with it still open. */
+Test(collector, references_keep_sessions_alive) {
+    capw_buf cap;
+    tcps_reader *rd;
+    tsl_collector *c;
+    tcps_event ev;
+    tsl_session *ref[16], *ss;
+    size_t n = 0, i, closed = 0, events = 0;
+    make_traffic(&cap, 0x75110007u, 300, 0);
+    cr_assert_eq(tcps_reader_open_memory(&rd, cap.data, cap.len, NULL), TCPS_OK);
+    cr_assert_eq(tsl_collector_new(&c, NULL, TSL_HASH | TSL_KEEP_DATA), TCPS_OK);
+    tsl_collector_read(c, rd);
+    /* two references to each of 16 sessions, taken at their open */
+    while (tsl_collector_next(c, &ev, &ss) == TCPS_OK && ++events < 4000) {
+        if (ev.type == TCPS_EV_OPEN && n < 16) {
+            tsl_session_hold(ss);
+            tsl_session_hold(ss);
+            ref[n++] = ss;
+        }
+        if (ev.type == TCPS_EV_CLOSE) {
+            for (i = 0; i < n; i++) closed += ref[i] == ss;
+            tsl_session_free(ss); /* the collector's, handed over */
+        }
+    }
+    cr_assert_eq(n, 16);
+    cr_assert_gt(closed, 0, "some referenced sessions closed before the collector was freed");
+    cr_assert_lt(closed, 16, "and some were still open");
+    tsl_collector_free(c);
+    tcps_reader_close(rd);
+    for (i = 0; i < n; i++) {
+        /* closed or not, each has its final numbers and bytes */
+        cr_assert_eq(ref[i]->s, &ref[i]->final);
+        cr_assert_eq(ref[i]->final.stream, ref[i]->stream);
+        cr_assert_eq(ref[i]->kept[0], ref[i]->dir[0].bytes);
+        cr_assert_eq(ref[i]->final.dir[1].bytes, ref[i]->dir[1].bytes);
+        tsl_session_free(ref[i]); /* one reference left: still readable */
+        cr_assert_eq(ref[i]->final.stream, ref[i]->stream);
+        cr_assert_eq(ref[i]->kept[1], ref[i]->dir[1].bytes);
+        tsl_session_free(ref[i]); /* the last: freed (the sanitizer runs check that it is) */
+    }
+    capw_free(&cap);
+}
+
 Test(collector, held_sessions_outlive_it) {
     capw_buf cap;
     tcps_reader *rd;
