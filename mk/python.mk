@@ -1,5 +1,5 @@
 .PHONY: python test-python bench-python
-# The SWIG binding (bindings/python), built into $(PY_DIR) for $(PYTHON):
+# The Python binding (bindings/python, on the SWIG interface bindings/tcpsession.i), built into $(PY_DIR) for $(PYTHON):
 #   make python                      build; PYTHONPATH=$(PY_DIR) to import it
 #   make test-python                 its unittest suite (part of make test)
 #   make bench-python BENCH_MB=64    the binding against dpkt and the command
@@ -15,14 +15,14 @@ PY_CFLAGS := -O2 -g -fPIC -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wno-
 
 python: $(PY_EXT) $(addprefix $(PY_DIR)/tcpsession/,$(notdir $(PY_PKG)))
 
-$(PY_DIR)/tcpsession_wrap.c: bindings/python/tcpsession.i bindings/python/engine.i tcpsession.h
+$(PY_DIR)/tcpsession_wrap.c: bindings/tcpsession.i tcpsession.h lib/tsl.h lib/extract.h
 	@test -n "$(PY_INC)" || { echo "python: $(PYTHON) not found" >&2; exit 1; }
 	@mkdir -p $(PY_DIR)/tcpsession
-	$(SWIG) -python -I. -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/python/tcpsession.i
+	$(SWIG) -python -I. -Ilib -o $@ -outdir $(PY_DIR)/tcpsession bindings/tcpsession.i
 
-$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(LIB_A) tcpsession.h lib/tsl.h lib/extract.h
+$(PY_EXT): $(PY_DIR)/tcpsession_wrap.c bindings/impl.c $(LIB_A) tcpsession.h lib/tsl.h lib/extract.h
 	$(CC) $(PY_CFLAGS) -shared -I$(PY_INC) -I. -Ilib -Ibindings/python $(LIB_CFLAGS) -o $@ \
-	  $(PY_DIR)/tcpsession_wrap.c bindings/python/impl.c $(LIB_A) $(LIB_LIBS) $(LDFLAGS)
+	  $(PY_DIR)/tcpsession_wrap.c bindings/impl.c $(LIB_A) $(LIB_LIBS) $(LDFLAGS)
 
 $(PY_DIR)/tcpsession/%: bindings/python/tcpsession/% | $(PY_EXT)
 	cp $< $@

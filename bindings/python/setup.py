@@ -42,8 +42,8 @@ class BuildExt(build_ext):
         os.makedirs(tmp, exist_ok=True)
         wrap = os.path.join(tmp, "tcpsession_wrap.c")
         subprocess.check_call([swig, "-python", "-I" + TOP, "-I" + LIB, "-o", wrap, "-outdir", tmp,
-                               os.path.join(HERE, "tcpsession.i")])
-        ext.sources = [wrap, os.path.join(HERE, "impl.c")] + \
+                               os.path.join(TOP, "bindings", "tcpsession.i")])
+        ext.sources = [wrap, os.path.join(TOP, "bindings", "impl.c")] + \
             sorted(os.path.join(LIB, s) for s in os.listdir(LIB) if s.endswith(".c"))
         super().build_extension(ext)
         dest = os.path.dirname(os.path.abspath(self.get_ext_fullpath(ext.name)))
@@ -61,7 +61,7 @@ setup(
     package_data={"tcpsession": ["__init__.pyi", "py.typed"]},
     ext_modules=[Extension(
         "tcpsession._core",
-        sources=["tcpsession.i"],  # replaced by BuildExt
+        sources=["../tcpsession.i"],  # replaced by BuildExt
         include_dirs=[TOP, LIB, HERE],
         define_macros=[("_POSIX_C_SOURCE", "200809L")],
         extra_compile_args=["-std=c99"],

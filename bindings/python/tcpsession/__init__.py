@@ -1,8 +1,10 @@
 """TCP session reassembly from pcap and pcapng captures.
 
-A thin layer over the C library tcpsession.h (through its SWIG wrapper,
-``tcpsession.core``). Reading and reassembling run in C with the GIL
-released; Python sees one object per session when the session ends.
+A thin layer over the C library tcpsession.h and its shared layer, through
+the SWIG module ``tcpsession.core`` (made from bindings/tcpsession.i, the
+interface the Lua module is made from too). Reading and reassembling run
+in C with the GIL released; Python sees one object per session when the
+session ends.
 
     import tcpsession
 
@@ -22,6 +24,7 @@ import collections
 import errno as _errno
 import hashlib
 import json
+import math as _math
 import os
 import struct
 import tempfile
@@ -38,8 +41,6 @@ __version__ = _core.tcps_version()
 
 C2S = 0  #: client to server
 S2C = 1  #: server to client
-
-_PX_DATA, _PX_CHUNKS, _PX_SHA = 1, 2, 4
 
 END_NAMES = {v: _core.tcps_end_name(v) for v in range(_core.TCPS_END_LIST_END_)}
 GAP_NAMES = {v: _core.tcps_gap_name(v) for v in range(1, _core.TCPS_GAP_LIST_END_)}
@@ -146,6 +147,10 @@ def _t(sec, nsec):
 
 # ---------------------------------------------------------------- Session
 
+_KEEP_DATA, _KEEP_CHUNKS, _KEEP_GAPS, _HASH = _core.TSL_KEEP_DATA, _core.TSL_KEEP_CHUNKS, _core.TSL_KEEP_GAPS, \
+    _core.TSL_HASH
+
+
 class Session:
     """One TCP session.
 
@@ -155,22 +160,23 @@ class Session:
     ``bytes``) and are freed with the object or by :meth:`release`.
     """
 
-    __slots__ = ("_cap", "_info", "capture", "__weakref__")
+    __slots__ = ("_ss", "_info", "capture", "__weakref__")
 
-    def __init__(self, cap, capture=None):
-        self._cap = cap
+    def __init__(self, ss, capture=None):
+        self._ss = ss
         self._info = None
         self.capture = capture
-
-    @classmethod
-    def _from_capsule(cls, cap):
-        return cls(cap)
 
     def _i(self):
         info = self._info
         if info is None:
-            info = _core.px_sess_info(self._cap)
-            if info[0]:  # closed: final
+            ss = self._ss
+            (closed, stream, first_dir, end, handshake, fs, fns, ls, lns, ff, lf, packets,
+             nvlan) = ss.info()
+            info = (closed, stream, tuple(ss.endpoint(0)), tuple(ss.endpoint(1)), first_dir, end, handshake,
+                    tuple(ss.vlan(i) for i in range(nvlan)), (fs, fns), (ls, lns), ff, lf, packets,
+                    tuple(ss.dir_stats(0)), tuple(ss.dir_stats(1)))
+            if closed:  # final
                 self._info = info
         return info
 
@@ -178,7 +184,7 @@ class Session:
     @property
     def stream(self):
         """Number in order of the first packet (tshark's tcp.stream)."""
-        return self._i()[1]
+        return self._ss.stream
 
     @property
     def client(self):
@@ -198,7 +204,7 @@ class Session:
     @property
     def closed(self):
         """True once the session ended."""
-        return bool(self._i()[0])
+        return bool(self._ss.closed)
 
     @property
     def end(self):
@@ -289,7 +295,7 @@ class Session:
         """The bytes delivered one way, as a new ``bytes``.
 
         Raises ValueError when the bytes were not kept (``data=False``)."""
-        b = _core.px_sess_data(self._cap, direction & 1)
+        b = self._ss.data(direction & 1)
         if b is None:
             raise ValueError("the session's bytes were not kept (data=False, or released)")
         return b
@@ -307,18 +313,22 @@ class Session:
     @property
     def chunks(self):
         """The delivered pieces in exchange order: a list of Chunk."""
-        raw = _core.px_sess_chunks(self._cap)
-        if raw is None:
+        ss = self._ss
+        if not ss.keep & _KEEP_CHUNKS:
             raise ValueError("chunks were not kept (chunks=False)")
-        return [Chunk(d, o, n, s + ns * 1e-9, f, df, p) for d, o, n, s, ns, f, df, p in raw]
+        get = ss.chunk
+        return [Chunk(d, o, n, s + ns * 1e-9, f, df, p)
+                for d, o, n, s, ns, f, df, p in (get(i) for i in range(ss.nchunks()))]
 
     @property
     def gaps(self):
         """Missing bytes, in the order they were reported: a list of Gap."""
-        raw = _core.px_sess_gaps(self._cap)
-        if raw is None:
+        ss = self._ss
+        if not ss.keep & _KEEP_GAPS:
             raise ValueError("gaps were not kept (chunks=False)")
-        return [Gap(d, o, n, GAP_NAMES.get(r, str(r)), s + ns * 1e-9, f) for d, o, n, r, s, ns, f in raw]
+        get = ss.gap
+        return [Gap(d, o, n, GAP_NAMES.get(r, str(r)), s + ns * 1e-9, f)
+                for d, o, n, r, s, ns, f in (get(i) for i in range(ss.ngaps()))]
 
     def exchange(self):
         """Yield (Chunk, bytes) in the order the peers exchanged them."""
@@ -328,7 +338,7 @@ class Session:
 
     def sha256(self, direction):
         """Hex sha256 of the bytes delivered one way (gaps left out)."""
-        h = _core.px_sess_sha256(self._cap, direction & 1)
+        h = self._ss.sha256(direction & 1)
         if h is None:
             h = hashlib.sha256(self.data(direction)).hexdigest()
         return h
@@ -357,14 +367,20 @@ class Session:
         """The session as one line of ``tcpsession list --json``, written by the C layer
         the command uses (needs sha256=True for the hashes, else the kept bytes are
         hashed here)."""
-        cap = None if self.capture is None else os.fsencode(self.capture)
-        if _core.px_sess_sha256(self._cap, 0) is not None:
-            return _core.px_sess_list_json(self._cap, cap, "", "")
-        return _core.px_sess_list_json(self._cap, cap, self.sha256(C2S), self.sha256(S2C))
+        ss = self._ss
+        cap = b"" if self.capture is None else os.fsencode(self.capture)
+        if ss.sha256(0) is not None:
+            hexes = ("", "")
+        else:
+            hexes = (self.sha256(C2S), self.sha256(S2C))
+        line = ss.json(self.capture is not None, cap, *hexes)
+        if line is None:
+            raise MemoryError("writing the session's JSON line")
+        return line.decode("ascii")
 
     def release(self):
         """Free the kept bytes now (counts, chunks and gaps stay)."""
-        _core.px_sess_release(self._cap)
+        self._ss.release(_KEEP_DATA)
 
     def __enter__(self):
         return self
@@ -398,8 +414,27 @@ def _source(src):
     raise TypeError("a path, a binary file object or a bytes-like object is needed, not %s" % type(src).__name__)
 
 
-def _opts(data, chunks, sha256):
-    return (_PX_DATA if data else 0) | (_PX_CHUNKS if chunks else 0) | (_PX_SHA if sha256 else 0)
+def _attach(run, src, finish):
+    """Give run its source; returns what must stay alive while it is read."""
+    obj, kind, name = _source(src)
+    if kind == 0:
+        try:
+            run.open_path(os.fsdecode(obj), finish)
+        except Error as e:  # the file could not be opened at all
+            raise OSError("cannot open the capture: %s" % e.message) from None
+        return None
+    if kind == 1:
+        # the memory is read in place: a view keeps it (a bytearray cannot
+        # be resized under it) until it is read
+        view = memoryview(obj).cast("B") if not isinstance(obj, bytes) else obj
+        run.open_memory(view, finish)
+        return view
+    run.open_file(obj, finish)
+    return obj
+
+
+def _keep(data, chunks, sha256):
+    return (_KEEP_DATA if data else 0) | (_KEEP_CHUNKS | _KEEP_GAPS if chunks else 0) | (_HASH if sha256 else 0)
 
 
 _FLAGS = {"separate_vlans": 0x02, "verify_checksums": 0x01, "no_defrag": 0x04, "port_heuristic": 0x08}
@@ -415,6 +450,53 @@ def _flags(kw):
     return f
 
 
+def _new_run(keep, flags):
+    run = _core.Run(keep, flags)
+    if run is None:
+        raise MemoryError("tcpsession: no memory for the engine")
+    return run
+
+
+def _stats(run):
+    st = run.stats()
+    if st is None:
+        return {}
+    return {k: getattr(st, k) for k in (
+        "packets", "late_bytes", "session_segments", "bad_checksum", "nomem_segments", "segments", "sessions",
+        "sessions_live", "sessions_peak", "bytes", "missing", "gaps", "late_segments", "closed_fin", "closed_rst",
+        "closed_eof", "closed_timeout", "closed_evicted", "closed_reused", "buffered_peak")}
+
+
+# Sessions are taken from C in batches, to pay the GIL and the call once
+# for many: a batch is complete at _BATCH sessions, _BATCH_BYTES of kept
+# bytes, or _BATCH_EVENTS events after its first session ended (so a
+# session is never held back long), and at the end of the capture.
+_BATCH, _BATCH_BYTES, _BATCH_EVENTS = 64, 4 << 20, 16384
+# Events taken by one C call when nothing is handed out (between calls,
+# Python runs: signal handlers, other threads)
+_SILENT_EVENTS = 65536
+
+
+class _Busy:
+    """The run of a call that feeds or frees it: refused while another call is
+    at work on it (another thread, or a callback of this one)."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner):
+        self.owner = owner
+
+    def __enter__(self):
+        o = self.owner
+        if o._busy:
+            raise RuntimeError("this reader is in use (by another thread, or by the call whose callback this is)")
+        o._busy = True
+
+    def __exit__(self, *exc):
+        self.owner._busy = False
+        return False
+
+
 class SessionReader:
     """Iterator of the sessions of one capture, in the order they end.
 
@@ -424,10 +506,10 @@ class SessionReader:
     """
 
     def __init__(self, src, data=True, chunks=True, sha256=False, strict=True, **flags):
-        obj, kind, self.name = _source(src)
-        if kind == 1 and isinstance(src, bytes):
-            obj = memoryview(src)
-        self._run = _core.px_iter_open(obj, kind, _opts(data, chunks, sha256), _flags(flags))
+        _, _, self.name = _source(src)
+        self._run = _new_run(_keep(data, chunks, sha256), _flags(flags))
+        self._busy = False
+        self._keep = _attach(self._run, src, 1)
         self._batch = collections.deque()
         self._strict = strict
         self._done = False
@@ -442,31 +524,38 @@ class SessionReader:
         while not batch:
             if self._done:
                 raise StopIteration
-            caps, err = _core.px_iter_next(self._run)
-            if not caps:
+            run = self._run
+            with _Busy(self):
+                more = run.pump(_BATCH_EVENTS, _BATCH, _BATCH_BYTES)
+                name = self.name
+                ss = run.pop()
+                while ss is not None:
+                    batch.append(Session(ss, name))
+                    ss = run.pop()
+            if not more and not batch:
                 self._done = True
-                if err is not None:
-                    try:
-                        _raise(err)
-                    except Error as e:
-                        self.error = e
-                        if self._strict:
-                            raise
+                self._keep = None
+                try:
+                    run.check()
+                except Error as e:
+                    self.error = e
+                    if self._strict:
+                        raise
                 raise StopIteration
-            name = self.name
-            batch.extend(Session(c, name) for c in caps)
         return batch.popleft()
 
     @property
     def stats(self):
         """The engine's counters so far (dict)."""
-        return _core.px_run_stats(self._run)
+        return _stats(self._run)
 
     def close(self):
         """Stop reading and free the engine (sessions already given stay valid)."""
-        self._done = True
-        self._batch.clear()
-        _core.px_run_close(self._run)
+        with _Busy(self):
+            self._done = True
+            self._batch.clear()
+            self._run.close()
+            self._keep = None
 
     def __enter__(self):
         return self
@@ -499,6 +588,10 @@ def open(src, *, data=True, chunks=True, sha256=False, strict=True, **flags):
 
 # ------------------------------------------------------------- Reassembler
 
+_EV_OPEN, _EV_DATA, _EV_GAP, _EV_CLOSE = _core.TCPS_EV_OPEN, _core.TCPS_EV_DATA, _core.TCPS_EV_GAP, \
+    _core.TCPS_EV_CLOSE
+
+
 class Reassembler:
     """Streaming reassembly with callbacks, for captures larger than memory.
 
@@ -509,7 +602,9 @@ class Reassembler:
       on_close(session)                                       counts final here
     ``session`` is the same Session object for every event of a session.
     An exception raised by a callback stops feeding and comes out of the
-    feeding call (feed_capture, feed_packets, finish) with its traceback.
+    feeding call (feed_capture, feed_packets, finish) with its traceback;
+    the events not delivered yet are delivered first by the next feeding
+    call, so feeding again loses nothing.
 
     keep_data / chunks / sha256: what the Session objects keep (as open()).
     Use as a context manager: leaving the block calls finish() (unless an
@@ -518,28 +613,76 @@ class Reassembler:
 
     def __init__(self, on_data=None, on_gap=None, on_close=None, on_open=None, *, keep_data=False,
                  chunks=False, sha256=False, **flags):
-        self._run = _core.px_reasm_new(_opts(keep_data, chunks, sha256), _flags(flags), on_open, on_data, on_gap,
-                                       on_close, Session._from_capsule)
+        self._run = _new_run(_keep(keep_data, chunks, sha256), _flags(flags))
+        self._on = {_EV_OPEN: on_open, _EV_DATA: on_data, _EV_GAP: on_gap, _EV_CLOSE: on_close}
+        self._mask = sum(1 << t for t, fn in self._on.items() if fn is not None)
+        self._objs = {}  # stream -> Session of the open sessions Python has seen
+        self._src = None
+        self._busy = False
         self._finished = False
+
+    def _drain(self):
+        """Every event taken now to the callables (the source, if any, is read on)."""
+        run = self._run
+        if run.closed():
+            raise ValueError("the reassembler is closed")
+        if not self._mask:
+            while run.pump(_SILENT_EVENTS):
+                pass
+        else:
+            # the C functions themselves, not the proxy's methods: one call less per event
+            on, objs, mask, nxt = self._on, self._objs, self._mask, _core._core.Run_next
+            on_data = on[_EV_DATA]
+            while True:
+                ev, stream, d, off, length, sec, nsec, frame, reason, data = nxt(run, mask)
+                if not ev:
+                    break
+                o = objs.get(stream)
+                if o is None:
+                    o = objs[stream] = Session(run.session())
+                if ev == _EV_DATA:
+                    on_data(o, d, data, off, sec + nsec * 1e-9, frame)
+                elif ev == _EV_GAP:
+                    on[_EV_GAP](o, d, off, length, reason)
+                else:
+                    if ev == _EV_CLOSE:
+                        del objs[stream]
+                    fn = on[ev]
+                    if fn is not None:
+                        fn(o)
+        self._src = None
+        run.check()
 
     def feed_capture(self, src):
         """Read a whole capture (path, binary file object or bytes) and feed every packet.
 
         Sessions stay open until finish() (another capture may follow).
         Raises tcpsession.Error after feeding everything before the fault."""
-        obj, kind, _ = _source(src)
-        if kind == 1 and isinstance(src, bytes):
-            obj = memoryview(src)
-        err = _core.px_reasm_feed_capture(self._run, obj, kind)
-        if err is not None:
-            _raise(err)
+        with _Busy(self):
+            self._drain()  # what an earlier stop left
+            self._src = _attach(self._run, src, 0)
+            self._drain()
 
     def feed_packets(self, packets, linktype=LINKTYPE_ETHERNET):
         """Feed an iterable of (timestamp, frame) pairs: timestamp in float seconds or
         (sec, nsec); frame a bytes-like object of the given link type (Ethernet default)."""
-        err = _core.px_reasm_feed_packets(self._run, packets, linktype)
-        if err is not None:
-            _raise(err)
+        with _Busy(self):
+            self._drain()
+            feed, drain = self._run.feed_frame, self._drain
+            for item in packets:
+                if not isinstance(item, tuple) or len(item) != 2:
+                    raise TypeError("packets must be (timestamp, bytes) pairs")
+                ts, frame = item
+                if isinstance(ts, tuple) and len(ts) == 2:
+                    sec, nsec = int(ts[0]), int(ts[1])
+                else:
+                    ts = float(ts)
+                    sec = _math.floor(ts)
+                    nsec = int((ts - sec) * 1e9 + 0.5)
+                    if nsec >= 1000000000:
+                        sec, nsec = sec + 1, nsec - 1000000000
+                feed(linktype, sec, nsec, frame)
+                drain()
 
     def feed_packet(self, timestamp, frame, linktype=LINKTYPE_ETHERNET):
         """Feed one frame (libpcap-style live capture)."""
@@ -547,19 +690,25 @@ class Reassembler:
 
     def finish(self):
         """End of input: every open session is flushed and closed (callbacks run)."""
-        self._finished = True
-        err = _core.px_reasm_finish(self._run)
-        if err is not None:
-            _raise(err)
+        with _Busy(self):
+            self._finished = True
+            if self._run.closed():
+                return
+            self._drain()
+            self._run.finish()
+            self._drain()
 
     @property
     def stats(self):
         """The engine's counters (dict)."""
-        return _core.px_run_stats(self._run)
+        return _stats(self._run)
 
     def close(self):
         """Free the engine without calling any more callbacks."""
-        _core.px_run_close(self._run)
+        with _Busy(self):
+            self._run.close()
+            self._objs.clear()
+            self._src = None
 
     def run(self, src):
         """feed_capture(src) then finish()."""
@@ -692,8 +841,8 @@ class TCPSessions:
             names = (outputs or "all").replace("all", "json,data,transcript,hex,js,index").split(",")
             outputs = ",".join(n for n in names if n and n != "js") or "none"
         rel = os.path.basename(self.session_dirs(out_dir))
-        rc, msg = _core.px_extract(os.fsencode(self.pcap), os.fsencode(out_dir), os.fsencode(rel),
-                                   outputs, int(tcpflow), stream, endpoints)
+        res = _core.extract(self.pcap, out_dir, rel, outputs, int(tcpflow), stream, endpoints)
+        rc, msg = res.code, res.message
         if rc == 2:
             raise ValueError("dump_all_sessions: " + msg)
         if rc != 0:

@@ -1,3 +1,0 @@
-/* The library's implementation, compiled once for the extension. */
-#define TCPSESSION_IMPLEMENTATION
-#include "tcpsession.h"
