@@ -1,6 +1,6 @@
 # make install / make uninstall: the command, its man page, the header and its
 # pkg-config file, the Lua module where Lua 5.4 is present.
-.PHONY: install uninstall
+.PHONY: install uninstall install-lua
 VERSION := $(shell sed -n 's/^\#define TCPS_VERSION_STRING "\(.*\)"/\1/p' tcpsession.h)
 install: all $(if $(HAVE_LUA),$(LUA_MOD))
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include \
@@ -12,9 +12,13 @@ install: all $(if $(HAVE_LUA),$(LUA_MOD))
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tcpsession.pc
 	install -m 644 cli/tcpsession.1 $(DESTDIR)$(PREFIX)/share/man/man1/tcpsession.1
 ifeq ($(HAVE_LUA),1)
+	@$(MAKE) --no-print-directory install-lua
+endif
+
+# the Lua module alone (what luarocks' make build runs)
+install-lua: $(LUA_MOD)
 	install -d $(DESTDIR)$(LUA_CMOD_DIR)
 	install -m 755 $(LUA_MOD) $(DESTDIR)$(LUA_CMOD_DIR)/tcpsession.so
-endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/tcpsession.h $(DESTDIR)$(PREFIX)/bin/tcpsession \

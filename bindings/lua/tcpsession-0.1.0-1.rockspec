@@ -1,9 +1,11 @@
 -- Build from a checkout of the repository, at its top:
 --     luarocks make bindings/lua/tcpsession-0.1.0-1.rockspec
--- (add --local for ~/.luarocks). The module is compiled from
--- bindings/lua/tcpsession_lua.c with the repository's tcpsession.h and the
--- shared layer's sources in lib/; it needs Lua 5.4's headers and libcrypto
--- (Debian: liblua5.4-dev libssl-dev).
+-- (add --local for ~/.luarocks). The repository's Makefile builds the module
+-- (`make lua`: the SWIG module made from bindings/tcpsession.i, the Lua
+-- layer bindings/lua/tcpsession.lua compiled into it, tcpsession.h and the
+-- shared layer in lib/) and installs it (`make install-lua`); it needs
+-- swig, Lua 5.4's headers, libcrypto, libarchive and zlib (Debian: swig
+-- liblua5.4-dev libssl-dev libarchive-dev zlib1g-dev).
 rockspec_format = "3.0"
 package = "tcpsession"
 version = "0.1.0-1"
@@ -26,14 +28,19 @@ over finished sessions and a streaming mode with callbacks.]],
 }
 dependencies = { "lua >= 5.4, < 5.5" }
 build = {
-    type = "builtin",
-    modules = {
-        tcpsession = {
-            sources = { "bindings/lua/tcpsession_lua.c", "lib/text.c", "lib/digest.c", "lib/collect.c", "lib/mem.c" },
-            defines = { "_POSIX_C_SOURCE=200809L" },
-            incdirs = { ".", "lib" },
-            libraries = { "crypto" },
-        },
+    type = "make",
+    build_target = "lua",
+    build_variables = {
+        NO_DEPS = "1",
+        CC = "$(CC)",
+        LUA_INC = "$(LUA_INCDIR)",
+        BUILD = "build/luarocks",
+    },
+    install_target = "install-lua",
+    install_variables = {
+        NO_DEPS = "1",
+        LUA_CMOD_DIR = "$(LIBDIR)",
+        BUILD = "build/luarocks",
     },
     copy_directories = {},
 }

@@ -79,7 +79,7 @@ if command -v luarocks >/dev/null 2>&1; then
         bindings/lua/tcpsession-*.rockspec && LUA_CPATH='$tree/lib/lua/5.4/?.so' '$LUA' -e '
         local n = 0 for s in require(\"tcpsession\").sessions(\"data/sample.pcap\") do n = n + 1 end
         assert(n == 6)'"
-    rm -rf "$tree" tcpsession.so bindings/lua/tcpsession_lua.o
+    rm -rf "$tree" build/luarocks
 else
     echo "install: luarocks not installed: the rockspec build is not tested"
 fi
