@@ -219,6 +219,24 @@ static tcps_allocator tsb_mem_allocator(tsb_mem *m) {
     return a;
 }
 
+/* The counters both languages report, by name */
+static const struct {
+    const char *name;
+    size_t at;
+} tsb_stats[] = {
+#define TSB_STAT(f) {#f, offsetof(tcps_stats, f)}
+    TSB_STAT(packets),        TSB_STAT(segments),      TSB_STAT(session_segments), TSB_STAT(sessions),
+    TSB_STAT(sessions_live),  TSB_STAT(sessions_peak), TSB_STAT(closed_fin),       TSB_STAT(closed_rst),
+    TSB_STAT(closed_timeout), TSB_STAT(closed_eof),    TSB_STAT(closed_evicted),   TSB_STAT(closed_reused),
+    TSB_STAT(bytes),          TSB_STAT(missing),       TSB_STAT(gaps),             TSB_STAT(late_segments),
+    TSB_STAT(late_bytes),     TSB_STAT(bad_checksum),  TSB_STAT(nomem_segments),   TSB_STAT(buffered_peak),
+#undef TSB_STAT
+};
+#define TSB_NSTATS ((int)(sizeof tsb_stats / sizeof tsb_stats[0]))
+
+/* The name of counter i of Run.stat, or None / nil past the last */
+static const char *tsb_stat_name(int i) { return i >= 0 && i < TSB_NSTATS ? tsb_stats[i].name : NULL; }
+
 /* A session wrapped by an object of the language */
 #define TSB_WRAPPED ((void *)&tsb_wrapped_mark)
 static const char tsb_wrapped_mark = 0;
@@ -776,8 +794,13 @@ typedef struct tsb_run {} tsb_run;
     }
     /* "what at byte N" */
     const char *message() { return $self->col || $self->err.code ? tsb_msg($self) : ""; }
-    /* The context's counters (None / nil once closed). */
+    /* The context's counters (None / nil once closed), and counter i by
+       the names of stat_name (0 once closed). */
     const tcps_stats *stats() { return $self->col ? tsl_collector_stats($self->col) : NULL; }
+    uint64_t stat(int i) {
+        if (!$self->col || i < 0 || i >= TSB_NSTATS) return 0;
+        return *(const uint64_t *)((const char *)tsl_collector_stats($self->col) + tsb_stats[i].at);
+    }
     /* Packets read from the source or fed. */
     uint64_t packets() { return $self->col ? tsl_collector_stats($self->col)->packets : 0; }
 }
@@ -961,6 +984,7 @@ typedef struct tsb_extract_result {
     char message[720];
 } tsb_extract_result;
 %mutable;
+const char *tsb_stat_name(int i);
 tsb_extract_result tsb_extract(const char *capture, const char *out_dir, const char *rel, const char *outputs,
                                int tcpflow_names, long long stream, const char *endpoints);
 

@@ -291,13 +291,14 @@ Capture.__tostring = function(cap)
     return string.format("tcpsession.capture %s (%s)", cap.name, cap.run and "open" or "closed")
 end
 
-local STATS = { "packets", "segments", "sessions", "bytes", "missing", "gaps", "closed_fin", "closed_rst",
-                "closed_timeout", "closed_eof", "closed_evicted", "closed_reused", "session_segments",
-                "late_segments", "late_bytes", "bad_checksum", "nomem_segments", "sessions_peak", "buffered_peak" }
+local STATS = {}
+while core.stat_name(#STATS) do STATS[#STATS + 1] = core.stat_name(#STATS) end
 
 function M._stats(run)
-    local st, t = run:stats(), {}
-    if st then for _, k in ipairs(STATS) do t[k] = st[k] end end
+    local t = {}
+    if run:closed() == 0 then
+        for i, k in ipairs(STATS) do t[k] = run:stat(i - 1) end
+    end
     return t
 end
 

@@ -457,14 +457,15 @@ def _new_run(keep, flags):
     return run
 
 
+_STAT_NAMES = []
+while _core.stat_name(len(_STAT_NAMES)) is not None:
+    _STAT_NAMES.append(_core.stat_name(len(_STAT_NAMES)))
+
+
 def _stats(run):
-    st = run.stats()
-    if st is None:
+    if run.closed():
         return {}
-    return {k: getattr(st, k) for k in (
-        "packets", "late_bytes", "session_segments", "bad_checksum", "nomem_segments", "segments", "sessions",
-        "sessions_live", "sessions_peak", "bytes", "missing", "gaps", "late_segments", "closed_fin", "closed_rst",
-        "closed_eof", "closed_timeout", "closed_evicted", "closed_reused", "buffered_peak")}
+    return {k: run.stat(i) for i, k in enumerate(_STAT_NAMES)}
 
 
 # Sessions are taken from C in batches, to pay the GIL and the call once
