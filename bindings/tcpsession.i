@@ -17,8 +17,10 @@
      integers out (... *OUT)     Python int / Lua integer, appended to the
                                  results (a list in Python, values in Lua)
 
-   %rename drops the C prefixes: tsb_run is Run, tsl_session is Session,
-   tcps_result_name is result_name. Python releases the GIL in the calls
+   %rename drops the C prefixes of what this file adds: tsb_run is Run,
+   tsl_session is Session, tsb_extract is extract (the header's own
+   functions keep their documented names: tcps_result_name, tcps_end_name,
+   ...). Python releases the GIL in the calls
    that read and reassemble (pump, the opens, finish, extract); a file
    object is read through a small C reader that takes the GIL back for
    its read method (the only language-specific C here). */
@@ -251,10 +253,17 @@ static void tsb_set_err(tsb_run *r, int code, uint64_t offset, const char *msg) 
 }
 
 /* The message of the run's error: "what at byte N" for a capture's fault. */
+static const tcps_error *tsb_error(const tsb_run *r) {
+    static const tcps_error none = {0, 0, NULL};
+    if (r->err.code) return &r->err;
+    return r->col ? tsl_collector_error(r->col) : &none;
+}
+
 static const char *tsb_msg(tsb_run *r) {
-    const tcps_error *e = r->err.code ? &r->err : tsl_collector_error(r->col);
+    const tcps_error *e = tsb_error(r);
+    const char *m;
     if (!e->code) return tcps_result_message(TCPS_E_NOMEM);
-    const char *m = e->message && *e->message ? e->message : tcps_result_message(e->code);
+    m = e->message && *e->message ? e->message : tcps_result_message(e->code);
     if (e->code <= -10 && e->code >= -19)
         snprintf(r->msg, sizeof r->msg, "%s at byte %llu", m, (unsigned long long)e->offset);
     else snprintf(r->msg, sizeof r->msg, "%s", m);
@@ -362,7 +371,7 @@ static void tsb_py_raise(tsb_run *r, int rc) {
         PyErr_NoMemory();
         return;
     }
-    e = r ? (r->err.code ? &r->err : tsl_collector_error(r->col)) : NULL;
+    e = r ? tsb_error(r) : NULL;
     if (!(mod = PyImport_ImportModule("tcpsession"))) return;
     res = PyObject_CallMethod(mod, "_raise", "((iKss))", rc, e && e->code == rc ? (unsigned long long)e->offset : 0ULL,
                               e && e->code == rc && e->message && *e->message ? e->message : tcps_result_message(rc),
@@ -779,17 +788,10 @@ typedef struct tsb_run {} tsb_run;
     }
 
     /* The source's error once it ended (0 when none), or the last call's. */
-    int error_code() {
-        if ($self->err.code) return $self->err.code;
-        return $self->col ? tsl_collector_error($self->col)->code : 0;
-    }
-    uint64_t error_offset() {
-        if ($self->err.code) return $self->err.offset;
-        return $self->col ? tsl_collector_error($self->col)->offset : 0;
-    }
+    int error_code() { return tsb_error($self)->code; }
+    uint64_t error_offset() { return tsb_error($self)->offset; }
     const char *error_message() {
-        if ($self->err.code) return $self->err.message;
-        const char *m = $self->col ? tsl_collector_error($self->col)->message : NULL;
+        const char *m = tsb_error($self)->message;
         return m ? m : "";
     }
     /* "what at byte N" */
