@@ -53,6 +53,8 @@ DEPFLAGS = -MMD -MP -MF $@.d
 
 # Sanitizer build: clang if there is one, else gcc.
 SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
+TSAN_CC   ?= $(SAN_CC)
+TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_CC   ?= clang
 

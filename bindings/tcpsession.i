@@ -1056,3 +1056,4 @@ tsb_extract_result tsb_extract(const char *capture, const char *out_dir, const c
 #define TSL_KEEP_DATA 0x2
 #define TSL_KEEP_CHUNKS 0x4
 #define TSL_KEEP_GAPS 0x8
+#define TSL_HASH_THREAD 0x10

@@ -128,7 +128,7 @@ int cmd_list(int argc, char **argv) {
         hooks.close = keep_row;
         hooks.user = &ls;
         t0 = cli_now();
-        rc = cli_run(&in, &cfg, json ? TSL_HASH : 0, &hooks, &st, &dst); /* the table shows no hash */
+        rc = cli_run(&in, &cfg, json ? TSL_HASH | TSL_HASH_THREAD : 0, &hooks, &st, &dst); /* the table shows no hash */
         if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_stream);
         if (!json && ncap > 1) printf("# %s\n", argv[i]);
         for (k = 0; k < ls.n; k++) json ? tsl_row_json(stdout, &ls.v[k], argv[i]) : print_row(&ls.v[k]);

@@ -1413,7 +1413,7 @@ int cmd_verify(int argc, char **argv) {
             hooks.gap = v_gap;
             hooks.close = v_close;
             hooks.user = &vs;
-            rc = cli_run(&in, &cfg, TSL_HASH, &hooks, NULL, NULL);
+            rc = cli_run(&in, &cfg, TSL_HASH | TSL_HASH_THREAD, &hooks, NULL, NULL);
             cli_close(&in);
             if (rc == CLI_INPUT && ret == CLI_OK) ret = CLI_INPUT;
             else if (rc && rc != CLI_INPUT) ret = rc;

@@ -16,6 +16,7 @@ struct tsl_collector {
     tcps_error err;    /* the first error */
     tcps_event retry;  /* an event not taken for want of memory */
     int has_retry;
+    tsl_hashq *hq;     /* TSL_HASH_THREAD: the digest thread */
 };
 
 /* ------------------------------------------------------------ sessions */
@@ -182,6 +183,7 @@ static void unlink_open(tsl_collector *c, tsl_session *ss) {
 
 static void on_close(tsl_collector *c, tsl_session *ss, const tcps_event *ev) {
     int i;
+    if (c->hq && (ss->sha_[0] || ss->sha_[1])) tsl_hashq_wait(c->hq); /* its bytes are hashed */
     for (i = 0; i < 2; i++)
         if (ss->sha_[i]) {
             tsl_hash_hex(ss->sha_[i], ss->dir[i].sha256);
@@ -220,7 +222,10 @@ static int take(tsl_collector *c, const tcps_event *ev, tsl_session *ss) {
         }
         if ((ss->keep & TSL_KEEP_DATA) && keepbytes(ss, k, ev->data.ptr, ev->data.len)) return TCPS_E_NOMEM;
         if (ss->keep & TSL_KEEP_CHUNKS) ss->nchunks++;
-        if (ss->sha_[k]) tsl_hash_update(ss->sha_[k], ev->data.ptr, ev->data.len);
+        if (ss->sha_[k]) {
+            if (c->hq) tsl_hashq_add(c->hq, ss->sha_[k], ev->data.ptr, ev->data.len);
+            else tsl_hash_update(ss->sha_[k], ev->data.ptr, ev->data.len);
+        }
         d->bytes += ev->data.len;
         d->chunks++;
         return 0;
@@ -267,7 +272,11 @@ int tsl_collector_new(tsl_collector **out, const tcps_config *base, unsigned fla
     c->mem = cfg.allocator;
     c->flags = flags;
     rc = tcps_create(&c->ctx, &cfg);
+    if (rc == TCPS_OK && (flags & (TSL_HASH | TSL_HASH_THREAD)) == (TSL_HASH | TSL_HASH_THREAD) &&
+        (rc = tsl_hashq_new(&c->hq, &c->mem)) == TCPS_E_LIMIT)
+        rc = TCPS_OK; /* no thread: digests on the caller's */
     if (rc != TCPS_OK) {
+        if (c->ctx) tcps_destroy(c->ctx);
         c->mem.free(c, sizeof *c, c->mem.user);
         return rc;
     }
@@ -342,6 +351,7 @@ uint64_t tsl_collector_sessions(const tsl_collector *c) { return c->sessions; }
 void tsl_collector_free(tsl_collector *c) {
     tcps_allocator m;
     if (!c) return;
+    tsl_hashq_free(c->hq); /* no piece of a digest is hashed after this */
     while (c->open) {
         tsl_session *ss = c->open;
         unlink_open(c, ss);

@@ -992,7 +992,7 @@ int tsl_extract(tcps_reader *rd, const char *capture, const char *open_error, in
         hooks.packet = o.progress;
         hooks.packet_user = o.progress_user;
         /* only the json and the index print the sha256 */
-        rc = tsl_collect(rd, &cfg, (o.outputs & (OUT_JSON | OUT_INDEX)) ? TSL_HASH : 0, &hooks, &res->stats,
+        rc = tsl_collect(rd, &cfg, (o.outputs & (OUT_JSON | OUT_INDEX)) ? TSL_HASH | TSL_HASH_THREAD : 0, &hooks, &res->stats,
                          &res->decode, err, sizeof err);
         res->read_bytes = tcps_reader_offset(rd);
         if (r.failed) { /* a hook's failure: its message is in res->error */

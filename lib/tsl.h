@@ -55,6 +55,18 @@ void tsl_hash_free(tsl_hash *h);
 /* The digest of one buffer; 0, or -1 when out of memory (hex is then ""). */
 int tsl_digest_hex(int kind, const void *p, size_t n, char hex[TSL_HEX_MAX]);
 
+/* A digest thread: pieces added are copied (into 128 slots of 64 KiB)
+   and hashed into their tsl_hash by one worker thread, in the order they
+   were added, while the caller goes on. A digest may be read (tsl_hash_hex)
+   once tsl_hashq_wait returned. One thread adds, waits and frees.
+   tsl_hashq_new returns TCPS_OK, TCPS_E_NOMEM, or TCPS_E_LIMIT when no
+   thread could be started. */
+typedef struct tsl_hashq tsl_hashq;
+int tsl_hashq_new(tsl_hashq **q, const tcps_allocator *a);
+void tsl_hashq_add(tsl_hashq *q, tsl_hash *h, const void *p, size_t n);
+void tsl_hashq_wait(tsl_hashq *q); /* every piece added so far is hashed */
+void tsl_hashq_free(tsl_hashq *q); /* waits, stops the thread, frees */
+
 /* --------------------------------------------------------------- text */
 
 #define TSL_ENDPOINT_MAX 56 /* "[" 45-byte IPv6 "]:" 5-digit port, NUL */
@@ -189,6 +201,9 @@ typedef struct tsl_session {
 #define TSL_KEEP_DATA 0x2   /* keep each direction's bytes */
 #define TSL_KEEP_CHUNKS 0x4 /* keep the chunks' places */
 #define TSL_KEEP_GAPS 0x8   /* keep the gaps */
+#define TSL_HASH_THREAD 0x10 /* with TSL_HASH: digests on a thread of their own
+                                (tsl_hashq), when one can be started: the
+                                collector is still used from one thread only */
 
 /* The session row of a closed (or closing) session. */
 void tsl_session_row(const tsl_session *ss, tsl_row *r);

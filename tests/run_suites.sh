@@ -25,7 +25,7 @@ for bin in "$@"; do
     line=$(grep -a 'Synthesis: Tested:' "$log" | tail -n 1)
     # a sanitizer report inside a criterion worker does not always fail the
     # test by itself: any report fails the suite
-    san=$(grep -acE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$log")
+    san=$(grep -acE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|WARNING: ThreadSanitizer' "$log")
     rm -f "$log"
     if [ -z "$line" ]; then
         echo "== $name: no criterion summary (exit $rc): counted as failed"

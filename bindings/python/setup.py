@@ -66,6 +66,7 @@ setup(
         define_macros=[("_POSIX_C_SOURCE", "200809L")],
         extra_compile_args=["-std=c99"],
         libraries=["crypto", "archive", "z"],
+        extra_link_args=["-pthread"],
     )],
     cmdclass={"build_ext": BuildExt},
     python_requires=">=3.8",

@@ -434,7 +434,9 @@ def _attach(run, src, finish):
 
 
 def _keep(data, chunks, sha256):
-    return (_KEEP_DATA if data else 0) | (_KEEP_CHUNKS | _KEEP_GAPS if chunks else 0) | (_HASH if sha256 else 0)
+    # the digests on a thread of their own, beside the one that reads
+    return (_KEEP_DATA if data else 0) | (_KEEP_CHUNKS | _KEEP_GAPS if chunks else 0) | \
+        (_HASH | _core.TSL_HASH_THREAD if sha256 else 0)
 
 
 _FLAGS = {"separate_vlans": 0x02, "verify_checksums": 0x01, "no_defrag": 0x04, "port_heuristic": 0x08}
