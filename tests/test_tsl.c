@@ -458,54 +458,6 @@ Test(collect, digest_thread_gives_the_same_rows, .timeout = 240) {
     capw_free(&cap);
 }
 
-/* The digest thread alone: pieces of 0 bytes to 300 KiB (more than a
-   slot) for 7 digests, interleaved, waited for at random points, give
-   each digest of all its bytes at once. */
-Test(hashq, pieces_in_order_make_the_whole_digest) {
-    enum { H = 7, N = 4000 };
-    tsl_hashq *q;
-    tsl_hash *h[H];
-    unsigned char *all[H];
-    size_t len[H], cap[H];
-    uint64_t x = 0x9e3779b97f4a7c15u;
-    unsigned char *piece = (unsigned char *)malloc(300 << 10);
-    int i, k;
-    cr_assert(piece);
-    cr_assert_eq(tsl_hashq_new(&q, NULL), TCPS_OK);
-    for (k = 0; k < H; k++) {
-        cr_assert((h[k] = tsl_hash_new(TSL_SHA256)) != NULL);
-        cap[k] = 1 << 16;
-        len[k] = 0;
-        cr_assert((all[k] = (unsigned char *)malloc(cap[k])) != NULL);
-    }
-    for (i = 0; i < N; i++) {
-        size_t n, j;
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        k = (int)(x % H);
-        n = (x >> 8) % 5 == 0 ? (size_t)((x >> 16) % (300 << 10)) : (size_t)((x >> 16) % 2000);
-        for (j = 0; j < n; j++) piece[j] = (unsigned char)(x >> (j % 56)) ^ (unsigned char)j;
-        if (len[k] + n > cap[k]) {
-            while (len[k] + n > cap[k]) cap[k] *= 2;
-            cr_assert((all[k] = (unsigned char *)realloc(all[k], cap[k])) != NULL);
-        }
-        memcpy(all[k] + len[k], piece, n);
-        len[k] += n;
-        tsl_hashq_add(q, h[k], piece, n); /* copied: piece may change at once */
-        if ((x >> 40) % 97 == 0) tsl_hashq_wait(q);
-    }
-    tsl_hashq_wait(q);
-    for (k = 0; k < H; k++) {
-        char got[TSL_HEX_MAX], want[TSL_HEX_MAX];
-        tsl_hash_hex(h[k], got);
-        cr_assert_eq(tsl_digest_hex(TSL_SHA256, all[k], len[k], want), 0);
-        cr_assert_str_eq(got, want, "digest %d of %zu bytes", k, len[k]);
-        tsl_hash_free(h[k]);
-        free(all[k]);
-    }
-    tsl_hashq_free(q);
-    free(piece);
-}
-
 /* Without TSL_HASH no digest is made; a hook's stop ends the run with its
    value and nothing leaks (the sanitizer run checks); the sessions left
    open are not delivered. */
