@@ -426,7 +426,7 @@ Test(collect, equals_the_engine_on_reused_tuples_with_loss, .timeout = 120) {
 /* The same with the digests on their own thread (TSL_HASH_THREAD): every
    row, SHA-256 each way included, is the engine's. tests/tsan_digests.c
    runs the digest thread under ThreadSanitizer (make test-tsan). */
-Test(collect, digest_thread_gives_the_same_rows, .timeout = 240) {
+Test(collect, digest_thread_gives_the_same_rows) {
     capw_buf cap;
     tcps_reader *rd;
     tcps_stats st;
