@@ -87,25 +87,46 @@ TSB_OUT(int64_t, PyLong_FromLongLong)
 }
 #endif
 
-/* Bytes out: a span (NULL: None / nil); owned spans are freed after. */
+/* Bytes out: a span (NULL: None / nil), or len bytes of a session's
+   direction copied straight into the new bytes / string; owned spans are
+   freed after; nomem raises MemoryError / a Lua error. */
 %{
 typedef struct tsb_bytes {
     const void *ptr;
     size_t len;
-    void *owned; /* freed with free() once converted */
+    void *owned;             /* freed with free() once converted */
+    const tsl_session *from; /* else: the bytes kept of direction dir */
+    int dir;
+    int nomem;
 } tsb_bytes;
 %}
 typedef struct tsb_bytes tsb_bytes;
 #if defined(SWIGPYTHON)
 %typemap(out) tsb_bytes {
-    if (!$1.ptr) $result = SWIG_Py_Void();
+    if ($1.nomem) {
+        free($1.owned);
+        PyErr_NoMemory();
+        SWIG_fail;
+    }
+    if ($1.from) {
+        $result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)$1.len);
+        if ($result) tsl_session_copy($1.from, $1.dir, 0, PyBytes_AS_STRING($result), $1.len);
+    } else if (!$1.ptr) $result = SWIG_Py_Void();
     else $result = PyBytes_FromStringAndSize((const char *)$1.ptr, (Py_ssize_t)$1.len);
     free($1.owned);
     if (!$result) SWIG_fail;
 }
 #else
 %typemap(out) tsb_bytes {
-    if (!$1.ptr) lua_pushnil(L);
+    if ($1.nomem) {
+        free($1.owned);
+        return luaL_error(L, "tcpsession: out of memory");
+    }
+    if ($1.from) {
+        luaL_Buffer b;
+        char *w = luaL_buffinitsize(L, &b, $1.len);
+        luaL_pushresultsize(&b, tsl_session_copy($1.from, $1.dir, 0, w, $1.len));
+    } else if (!$1.ptr) lua_pushnil(L);
     else lua_pushlstring(L, (const char *)$1.ptr, $1.len);
     free($1.owned);
     SWIG_arg++;
@@ -113,7 +134,7 @@ typedef struct tsb_bytes tsb_bytes;
 #endif
 
 /* ... and a span as one more result */
-%typemap(in, numinputs=0) tsb_bytes *OUT (tsb_bytes tmp) { tmp.ptr = NULL; tmp.len = 0; tmp.owned = NULL; $1 = &tmp; }
+%typemap(in, numinputs=0) tsb_bytes *OUT (tsb_bytes tmp) { memset(&tmp, 0, sizeof tmp); $1 = &tmp; }
 #if defined(SWIGPYTHON)
 %typemap(argout) tsb_bytes *OUT {
     PyObject *o = $1->ptr ? PyBytes_FromStringAndSize((const char *)$1->ptr, (Py_ssize_t)$1->len) : SWIG_Py_Void();
@@ -259,6 +280,7 @@ static const tcps_error *tsb_error(const tsb_run *r) {
     return r->col ? tsl_collector_error(r->col) : &none;
 }
 
+#if defined(SWIGLUA) /* Python's exceptions carry the message and offset apart */
 static const char *tsb_msg(tsb_run *r) {
     const tcps_error *e = tsb_error(r);
     const char *m;
@@ -269,6 +291,7 @@ static const char *tsb_msg(tsb_run *r) {
     else snprintf(r->msg, sizeof r->msg, "%s", m);
     return r->msg;
 }
+#endif
 
 static void tsb_drop_cur(tsb_run *r) {
     if (r->cur && r->ev.type == TCPS_EV_CLOSE) tsl_session_free(r->cur);
@@ -769,15 +792,6 @@ typedef struct tsb_run {} tsb_run;
        0 when nothing is left to take. */
     tsb_result next(unsigned mask, uint64_t *OUT, int *OUT, uint64_t *OUT, uint64_t *OUT, int64_t *OUT,
                     int *OUT, uint64_t *OUT, int *OUT, tsb_bytes *OUT);
-    /* The current event's bytes (a data event), or None / nil. */
-    tsb_bytes data() {
-        tsb_bytes b = {NULL, 0, NULL};
-        if ($self->ev.type == TCPS_EV_DATA) {
-            b.ptr = $self->ev.data.len ? $self->ev.data.ptr : (const void *)"";
-            b.len = $self->ev.data.len;
-        }
-        return b;
-    }
     /* The current event's session as an object of its own; its close
        event will be handed out whatever the mask. */
     tsl_session *session() {
@@ -787,24 +801,11 @@ typedef struct tsb_run {} tsb_run;
         return $self->cur;
     }
 
-    /* The source's error once it ended (0 when none), or the last call's. */
-    int error_code() { return tsb_error($self)->code; }
-    uint64_t error_offset() { return tsb_error($self)->offset; }
-    const char *error_message() {
-        const char *m = tsb_error($self)->message;
-        return m ? m : "";
-    }
-    /* "what at byte N" */
-    const char *message() { return $self->col || $self->err.code ? tsb_msg($self) : ""; }
-    /* The context's counters (None / nil once closed), and counter i by
-       the names of stat_name (0 once closed). */
-    const tcps_stats *stats() { return $self->col ? tsl_collector_stats($self->col) : NULL; }
+    /* The context's counter i, by the names of stat_name (0 once closed). */
     uint64_t stat(int i) {
         if (!$self->col || i < 0 || i >= TSB_NSTATS) return 0;
         return *(const uint64_t *)((const char *)tsl_collector_stats($self->col) + tsb_stats[i].at);
     }
-    /* Packets read from the source or fed. */
-    uint64_t packets() { return $self->col ? tsl_collector_stats($self->col)->packets : 0; }
 }
 
 /* ------------------------------------------------------------ Session */
@@ -812,7 +813,6 @@ typedef struct tsb_run {} tsb_run;
 %rename(Session) tsl_session;
 %newobject tsl_session::endpoint;
 %newobject tsl_session::endpoint_text;
-%newobject tsl_session::data_sha256;
 %nodefaultctor tsl_session;
 %immutable;
 typedef struct tsl_session {
@@ -830,17 +830,14 @@ typedef struct tsl_session {
     ~tsl_session() { tsl_session_free($self); }
     /* The bytes kept of one direction (None / nil: not kept). */
     tsb_bytes data(int dir) {
-        tsb_bytes b = {NULL, 0, NULL};
-        dir &= 1;
+        tsb_bytes b;
+        memset(&b, 0, sizeof b);
         if (!($self->keep & TSL_KEEP_DATA)) return b;
-        b.len = (size_t)$self->kept[dir];
-        b.owned = malloc(b.len ? b.len : 1);
-        if (b.owned) tsl_session_copy($self, dir, 0, b.owned, b.len);
-        else b.len = 0; /* out of memory: an empty string rather than a lie of absence */
-        b.ptr = b.owned;
+        b.from = $self;
+        b.dir = dir & 1;
+        b.len = (size_t)$self->kept[dir & 1];
         return b;
     }
-    uint64_t kept(int dir) { return $self->kept[dir & 1]; }
     size_t nchunks() { return $self->keep & TSL_KEEP_CHUNKS ? $self->nchunks : 0; }
     size_t ngaps() { return $self->keep & TSL_KEEP_GAPS ? $self->ngaps : 0; }
     /* chunk i: direction, offset, length, sec, nsec, frame, data_frame, position */
@@ -853,15 +850,23 @@ typedef struct tsl_session {
         return ($self->keep & TSL_HASH) && $self->closed ? $self->dir[dir & 1].sha256 : NULL;
     }
     /* The hex SHA-256 of the bytes kept of one direction (None / nil: not kept). */
-    char *data_sha256(int dir) {
-        char *hex;
+    tsb_bytes data_sha256(int dir) {
+        tsb_bytes out;
         tsl_hash *h;
         const tsl_block *b;
-        if (!($self->keep & TSL_KEEP_DATA) || !(h = tsl_hash_new(TSL_SHA256))) return NULL;
+        memset(&out, 0, sizeof out);
+        if (!($self->keep & TSL_KEEP_DATA)) return out;
+        if (!(h = tsl_hash_new(TSL_SHA256)) || !(out.owned = malloc(TSL_HEX_MAX))) {
+            tsl_hash_free(h);
+            out.nomem = 1;
+            return out;
+        }
         for (b = $self->data[dir & 1]; b; b = b->next) tsl_hash_update(h, b->d, b->len);
-        if ((hex = (char *)malloc(TSL_HEX_MAX)) != NULL) tsl_hash_hex(h, hex);
+        tsl_hash_hex(h, (char *)out.owned);
         tsl_hash_free(h);
-        return hex;
+        out.ptr = out.owned;
+        out.len = TSL_HEX_MAX - 1;
+        return out;
     }
     /* The bytes an object of this session holds in C (for a garbage collector's pace). */
     uint64_t footprint() {
@@ -874,11 +879,13 @@ typedef struct tsl_session {
        has_capture 0: "capture":null; c2s_hex/s2c_hex: hashes the caller
        computed ("" for the collector's). */
     tsb_bytes json(int has_capture, const void *buf, size_t len, const char *c2s_hex, const char *s2c_hex) {
-        tsb_bytes b = {NULL, 0, NULL};
+        tsb_bytes b;
         tsl_row row;
         char *name = NULL, *out = NULL;
         size_t n = 0;
         FILE *f;
+        memset(&b, 0, sizeof b);
+        b.nomem = 1; /* until it is written */
         if (has_capture) {
             if (!(name = (char *)malloc(len + 1))) return b;
             memcpy(name, buf, len);
@@ -895,6 +902,7 @@ typedef struct tsl_session {
             if (fclose(f) == 0) {
                 b.ptr = b.owned = out;
                 b.len = n;
+                b.nomem = 0;
             } else free(out);
         }
         free(name);
@@ -994,12 +1002,10 @@ tsb_extract_result tsb_extract(const char *capture, const char *out_dir, const c
 
 /* The header's constants, result names and messages, the names of end
    and gap reasons, anomaly and option bits (tcps_end_name ...), the
-   version, and the counters (Stats); the rest of its C API is reached
-   through Run. Its function names keep their prefix: they are the
+   version; the rest of its C API is reached through Run (the counters
+   by name: Run.stat and stat_name). Its function names keep their prefix: they are the
    documented C names. */
-%rename(Stats) tcps_stats;
-%immutable tcps_stats;
-%ignore tcps_stats::decode;
+%ignore tcps_stats;
 %ignore tcps_reader_open_file;
 %ignore tcps_reader_open_callback;
 %ignore tcps_reader_open_memory;

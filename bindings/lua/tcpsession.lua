@@ -185,12 +185,13 @@ end
 
 local Capture = {}
 Capture.__index = Capture
+local stats_of -- the counters of a run as a table (below)
 
 -- Release the run: sessions with a Lua object keep their numbers.
 local function release(cap)
     local run = cap.run
     if run then
-        cap.final_stats = M._stats(run)
+        cap.final_stats = stats_of(run)
         run:close()
         cap.run = nil
     end
@@ -276,7 +277,7 @@ function Capture.status(cap)
 end
 
 function Capture.stats(cap)
-    if cap.run then return M._stats(cap.run) end
+    if cap.run then return stats_of(cap.run) end
     return cap.final_stats or {}
 end
 
@@ -294,7 +295,7 @@ end
 local STATS = {}
 while core.stat_name(#STATS) do STATS[#STATS + 1] = core.stat_name(#STATS) end
 
-function M._stats(run)
+function stats_of(run)
     local t = {}
     if run:closed() == 0 then
         for i, k in ipairs(STATS) do t[k] = run:stat(i - 1) end

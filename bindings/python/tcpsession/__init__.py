@@ -22,7 +22,6 @@ The old pure-Python TCPSession surface is :class:`TCPSessions`.
 import builtins as _builtins
 import collections
 import errno as _errno
-import hashlib
 import json
 import math as _math
 import os
@@ -338,9 +337,13 @@ class Session:
 
     def sha256(self, direction):
         """Hex sha256 of the bytes delivered one way (gaps left out)."""
-        h = self._ss.sha256(direction & 1)
+        ss = self._ss
+        h = ss.sha256(direction & 1)  # computed while reading (sha256=True)
         if h is None:
-            h = hashlib.sha256(self.data(direction)).hexdigest()
+            h = ss.data_sha256(direction & 1)  # of the kept bytes, without copying them out
+            if h is None:
+                raise ValueError("the session's bytes were not kept (data=False, or released)")
+            h = h.decode("ascii")
         return h
 
     @property
@@ -373,10 +376,7 @@ class Session:
             hexes = ("", "")
         else:
             hexes = (self.sha256(C2S), self.sha256(S2C))
-        line = ss.json(self.capture is not None, cap, *hexes)
-        if line is None:
-            raise MemoryError("writing the session's JSON line")
-        return line.decode("ascii")
+        return ss.json(self.capture is not None, cap, *hexes).decode("ascii")
 
     def release(self):
         """Free the kept bytes now (counts, chunks and gaps stay)."""
