@@ -87,6 +87,17 @@ TSB_OUT(int64_t, PyLong_FromLongLong)
 }
 #endif
 
+/* Paths: in Python any str, bytes or os.PathLike the OS takes (names
+   that are no UTF-8 included, as os.fsencode gives them). */
+#if defined(SWIGPYTHON)
+%typemap(in) const char *path (PyObject *enc = NULL) {
+    if (!PyUnicode_FSConverter($input, &enc)) SWIG_fail;
+    $1 = PyBytes_AS_STRING(enc);
+}
+%typemap(freearg) const char *path { Py_XDECREF(enc$argnum); }
+%apply const char *path { const char *capture, const char *out_dir, const char *rel };
+#endif
+
 /* Bytes out: a span (NULL: None / nil), or len bytes of a session's
    direction copied straight into the new bytes / string; owned spans are
    freed after; nomem raises MemoryError / a Lua error. */

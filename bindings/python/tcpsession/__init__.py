@@ -419,7 +419,7 @@ def _attach(run, src, finish):
     obj, kind, name = _source(src)
     if kind == 0:
         try:
-            run.open_path(os.fsdecode(obj), finish)
+            run.open_path(obj, finish)
         except Error as e:  # the file could not be opened at all
             raise OSError("cannot open the capture: %s" % e.message) from None
         return None
@@ -844,7 +844,8 @@ class TCPSessions:
             names = (outputs or "all").replace("all", "json,data,transcript,hex,js,index").split(",")
             outputs = ",".join(n for n in names if n and n != "js") or "none"
         rel = os.path.basename(self.session_dirs(out_dir))
-        res = _core.extract(self.pcap, out_dir, rel, outputs, int(tcpflow), stream, endpoints)
+        res = _core.extract(os.fsencode(self.pcap), os.fsencode(out_dir), os.fsencode(rel), outputs, int(tcpflow),
+                            stream, endpoints)
         rc, msg = res.code, res.message
         if rc == 2:
             raise ValueError("dump_all_sessions: " + msg)

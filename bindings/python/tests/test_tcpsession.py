@@ -228,6 +228,22 @@ class TestSources(unittest.TestCase):
         import pathlib
         self.assertEqual(self.key(tcpsession.open(pathlib.Path(SAMPLE))), self.want)
 
+    def test_a_name_that_is_no_utf8(self):
+        # as os.listdir gives it: the undecodable byte as a surrogate (a bytes
+        # object would be the capture itself, not its name)
+        d = tempfile.mkdtemp(prefix="tcps-py-name-")
+        try:
+            raw = os.path.join(os.fsencode(d), b"caf\xe9.pcap")
+            with open(raw, "wb") as f:
+                f.write(self.raw)
+            self.assertEqual(self.key(tcpsession.open(os.fsdecode(raw))), self.want)
+            closed = []
+            with tcpsession.Reassembler(on_close=lambda s: closed.append((s.stream, s.c2s_bytes))) as r:
+                r.feed_capture(os.fsdecode(raw))
+            self.assertEqual(sorted(closed), sorted((s.stream, len(s.c2s)) for s in tcpsession.open(SAMPLE)))
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_missing_file(self):
         with self.assertRaises(FileNotFoundError):
             tcpsession.open(os.path.join(TOP, "no-such.pcap"))
